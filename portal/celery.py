@@ -1,0 +1,16 @@
+"""The Celery app. Queue names live here as constants so that every queue has a named consumer."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+QUEUE_DEFAULT = "default"
+QUEUE_FETCH = "fetch"
+QUEUES = (QUEUE_DEFAULT, QUEUE_FETCH)
+
+app = Celery("portal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_default_queue = QUEUE_DEFAULT
+app.autodiscover_tasks()

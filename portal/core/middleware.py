@@ -1,0 +1,23 @@
+"""Turns a PortalError escaping a page view into a readable page (APIs use api.errors instead)."""
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from portal.core.errors import PortalError
+
+
+class PortalErrorMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, PortalError):
+            return None
+        if request.headers.get("Accept", "").startswith("application/json"):
+            return JsonResponse(exception.as_json(), status=exception.status)
+        return render(request, "error.html", {"error": exception}, status=exception.status)

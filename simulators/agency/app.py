@@ -1,0 +1,226 @@
+"""The FastAPI application: the agencies' HTTP API and the fault-control endpoints.
+
+Checks run in the contract's order of consequence: unknown agency (404), injected faults (latency, 503,
+500), client assertion (401), unknown code or category (404). This module must never import the Django
+portal and must never answer agency data to a request whose assertion was not verified.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request, Security
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .auth import AssertionVerifier
+from .config import Settings
+from .errors import ApiError
+from .faults import FaultInjector
+from .models import (
+    ErrorResponse,
+    FaultSettingsUpdate,
+    FaultStatus,
+    Health,
+    IdentityRecord,
+    SelfInformation,
+    Subject,
+)
+from .seed import JST
+from .store import AgencyRow, FaultRow, ResidentRow, Store
+
+DESCRIPTION = """
+Stands in for every government agency the portal fetches self-information from (自己情報取得).
+
+* Each agency lives under `/agencies/<agency_id>/` and knows residents **only** by its agency-specific
+  code (機関別符号) — never by My Number.
+* Every agency request carries a client assertion: `Authorization: Bearer <JWT>` signed ES256 by the
+  portal, `iss` = `sub` = `myna-portal`, `aud` = this simulator's URL for the agency, lifetime ≤ 300 s,
+  single-use `jti`.
+* Refusals are `{"error": "<code>", "message": "<English>"}`: 401 bad assertion, 404 unknown agency, code
+  or category, 503 outage (with `Retry-After`), 500 injected error.
+* `/_control/` sets per-agency latency, error rate and outages for fault tests (needs `X-Control-Token`).
+"""
+
+TAGS = [
+    {"name": "agencies", "description": "Identity records and self-information, per agency."},
+    {"name": "control", "description": "Fault injection for tests and demos."},
+    {"name": "health", "description": "Process liveness."},
+]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    bearerFormat="JWT",
+    scheme_name="ClientAssertion",
+    description="ES256 client assertion signed by the portal (see the API description).",
+)
+_control_token = APIKeyHeader(
+    name="X-Control-Token", auto_error=False, scheme_name="ControlToken", description="AGENCY_SIM_CONTROL_TOKEN"
+)
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    meaning = {
+        401: "No, bad, expired or replayed client assertion (or missing control token)",
+        403: "Wrong control token",
+        404: "Unknown agency, agency code or category",
+        500: "Injected internal error",
+        503: "Simulated outage; see Retry-After",
+    }
+    return {s: {"model": ErrorResponse, "description": meaning[s]} for s in statuses}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; ``settings`` default to the environment (uvicorn calls this as a factory)."""
+    settings = settings or Settings.from_env()
+    store = Store(settings.db_path)
+    store.create_schema()  # serving an uninitialised store yields 404s, not crashes
+    verifier = AssertionVerifier(settings, store)
+    faults = FaultInjector(settings, store)
+
+    app = FastAPI(
+        title="Agency simulator (行政機関シミュレーター)",
+        version="1.0.0",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+    )
+    app.state.settings = settings
+    app.state.store = store
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"error": exc.error, "message": exc.message}, exc.status, headers=exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        error = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse({"error": error, "message": str(exc.detail)}, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        body = {"error": "invalid_request", "message": "The request is not valid.", "details": exc.errors()}
+        return JSONResponse(jsonable_encoder(body), 422)
+
+    async def known_agency(agency_id: str) -> AgencyRow:
+        agency = await run_in_threadpool(store.agency, agency_id)
+        if agency is None:
+            raise ApiError(404, "unknown_agency", f"There is no agency '{agency_id}'.")
+        return agency
+
+    async def authenticated_resident(request: Request, agency_code: str, agency_id: str) -> ResidentRow:
+        """Faults, then the assertion, then the record: the shared front half of every agency request."""
+        await faults.apply(agency_id)
+        await run_in_threadpool(verifier.verify, request.headers.get("authorization"), agency_id)
+        resident = await run_in_threadpool(store.resident, agency_id, agency_code)
+        if resident is None:
+            raise ApiError(404, "unknown_code", f"Agency '{agency_id}' has no resident with this code.")
+        return resident
+
+    async def control_access(token: str | None = Security(_control_token)) -> None:
+        if not token:
+            raise ApiError(401, "control_token_required", "Send the control token in X-Control-Token.")
+        if not hmac.compare_digest(token.encode("utf-8"), settings.control_token.encode("utf-8")):
+            raise ApiError(403, "bad_control_token", "The control token is wrong.")
+
+    @app.get("/healthz", tags=["health"], response_model=Health, summary="Process is up")
+    async def healthz() -> Health:
+        return Health()
+
+    @app.get(
+        "/agencies/{agency_id}/v1/residents/{agency_code}",
+        tags=["agencies"],
+        response_model=IdentityRecord,
+        summary="Identity record (本人情報) the agency holds for a code",
+        dependencies=[Security(_bearer)],
+        responses=_errors(401, 404, 500, 503),
+    )
+    async def identity_record(request: Request, agency_id: str, agency_code: str) -> IdentityRecord:
+        await known_agency(agency_id)
+        r = await authenticated_resident(request, agency_code, agency_id)
+        return IdentityRecord.model_validate(
+            {k: getattr(r, k) for k in ("agency_code", "name", "name_kana", "birth_date", "sex", "address")}
+        )
+
+    @app.get(
+        "/agencies/{agency_id}/v1/residents/{agency_code}/self-information/{category}",
+        tags=["agencies"],
+        response_model=SelfInformation,
+        summary="Self-information (自己情報) of one category",
+        description="`subject` is who the agency believes the data is about; compare it before showing.",
+        dependencies=[Security(_bearer)],
+        responses=_errors(401, 404, 500, 503),
+    )
+    async def self_information(request: Request, agency_id: str, agency_code: str, category: str) -> Any:
+        agency = await known_agency(agency_id)
+        r = await authenticated_resident(request, agency_code, agency_id)
+        if category not in agency.categories:
+            raise ApiError(404, "category_not_served", f"Agency '{agency_id}' does not serve '{category}'.")
+        data = await run_in_threadpool(store.payload, agency_id, agency_code, category)
+        if data is None:
+            raise ApiError(
+                404, "category_not_served", f"'{category}' is not available from this simulator yet."
+            )
+        return {
+            "agency_id": agency_id,
+            "agency_code": agency_code,
+            "category": category,
+            "as_of": datetime.now(JST).replace(microsecond=0),
+            "subject": Subject(name=r.name, name_kana=r.name_kana, birth_date=r.birth_date),  # type: ignore[arg-type]
+            "data": data,
+        }
+
+    def _status(agency_id: str) -> FaultStatus:
+        row, overridden = faults.current(agency_id)
+        return FaultStatus(agency_id=agency_id, source="override" if overridden else "default", **vars(row))
+
+    @app.get(
+        "/_control/agencies/{agency_id}",
+        tags=["control"],
+        response_model=FaultStatus,
+        summary="Current fault settings of an agency",
+        dependencies=[Depends(control_access)],
+        responses=_errors(401, 403, 404),
+    )
+    async def get_faults(agency_id: str) -> FaultStatus:
+        await known_agency(agency_id)
+        return await run_in_threadpool(_status, agency_id)
+
+    @app.put(
+        "/_control/agencies/{agency_id}",
+        tags=["control"],
+        response_model=FaultStatus,
+        summary="Set an agency's latency, error rate and outage",
+        dependencies=[Depends(control_access)],
+        responses=_errors(401, 403, 404),
+    )
+    async def put_faults(agency_id: str, update: FaultSettingsUpdate) -> FaultStatus:
+        await known_agency(agency_id)
+
+        def write() -> FaultStatus:
+            current, _ = faults.current(agency_id)
+            merged = FaultRow(**{**vars(current), **update.model_dump(exclude_none=True)})
+            store.set_faults(agency_id, merged)
+            return _status(agency_id)
+
+        return await run_in_threadpool(write)
+
+    @app.delete(
+        "/_control/agencies/{agency_id}",
+        tags=["control"],
+        response_model=FaultStatus,
+        summary="Drop an agency's override: back to the environment's defaults",
+        dependencies=[Depends(control_access)],
+        responses=_errors(401, 403, 404),
+    )
+    async def reset_faults(agency_id: str) -> FaultStatus:
+        await known_agency(agency_id)
+        await run_in_threadpool(store.clear_faults, agency_id)
+        return await run_in_threadpool(_status, agency_id)
+
+    return app

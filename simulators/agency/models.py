@@ -1,0 +1,122 @@
+"""Pydantic models of the HTTP contract, for response validation and the OpenAPI description.
+
+This module must never contain behaviour: only shapes, descriptions and examples.
+"""
+
+from __future__ import annotations
+
+import operator
+from datetime import date, datetime
+from functools import reduce
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .categories import DATA_MODELS
+
+_CODE_EXAMPLE = "M3Q4X2VJ7RZK5PDW6YTB2HNC4A"
+
+
+class ErrorResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"error": "replayed_assertion", "message": "This assertion (jti) ..."}]}
+    )
+
+    error: str = Field(description="Machine-readable code", examples=["expired_assertion"])
+    message: str = Field(description="English explanation", examples=["The assertion has expired."])
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class IdentityRecord(BaseModel):
+    """What the agency has recorded about the person it knows by this code."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "agency_code": _CODE_EXAMPLE,
+                    "name": "山田 花子",
+                    "name_kana": "ヤマダ ハナコ",
+                    "birth_date": "1985-07-07",
+                    "sex": "2",
+                    "address": "東京都千代田区永田町一丁目6番1号",
+                }
+            ]
+        }
+    )
+
+    agency_code: str = Field(description="機関別符号: this agency's code for the person")
+    name: str
+    name_kana: str
+    birth_date: date
+    sex: Literal["1", "2", "9"] = Field(description="1 male, 2 female, 9 other")
+    address: str
+
+
+class Subject(BaseModel):
+    """Who the agency believes the data is about; the portal must compare it with its resident."""
+
+    name: str = Field(examples=["佐藤 美咲"])
+    name_kana: str = Field(examples=["サトウ ミサキ"])
+    birth_date: date = Field(examples=["1990-04-12"])
+
+
+# Known categories document their own schema; any other category is an object of its own shape.
+CategoryData = Annotated[
+    reduce(operator.or_, [*DATA_MODELS.values(), dict[str, Any]]),  # type: ignore[valid-type]
+    Field(description="Category-specific payload (see the category schemas)"),
+]
+
+
+class SelfInformation(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "agency_id": "municipal-child",
+                    "agency_code": _CODE_EXAMPLE,
+                    "category": "child_allowance",
+                    "as_of": "2026-11-23T10:00:00+09:00",
+                    "subject": {"name": "山田 花子", "name_kana": "ヤマダ ハナコ", "birth_date": "1985-07-07"},
+                    "data": {"records": []},
+                }
+            ]
+        }
+    )
+
+    agency_id: str = Field(examples=["municipal-resident"])
+    agency_code: str
+    category: str = Field(examples=["household"])
+    as_of: datetime = Field(description="When the agency produced this answer (JST)")
+    subject: Subject
+    data: CategoryData
+
+
+class FaultSettings(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"latency_ms": 1500, "error_rate": 0.2, "outage": False, "retry_after_s": 30}]}
+    )
+
+    latency_ms: int = Field(ge=0, le=120_000, description="Delay added before every answer")
+    error_rate: float = Field(ge=0.0, le=1.0, description="Share of requests answered with an injected 500")
+    outage: bool = Field(description="Answer every request with 503 and Retry-After")
+    retry_after_s: int = Field(ge=1, le=86_400, description="Retry-After sent during an outage")
+
+
+class FaultSettingsUpdate(BaseModel):
+    """Fields left out keep their current value."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"outage": True}]})
+
+    latency_ms: int | None = Field(default=None, ge=0, le=120_000)
+    error_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    outage: bool | None = None
+    retry_after_s: int | None = Field(default=None, ge=1, le=86_400)
+
+
+class FaultStatus(FaultSettings):
+    agency_id: str
+    source: Literal["default", "override"] = Field(description="Environment defaults or a control request")

@@ -1,0 +1,183 @@
+"""The simulator's own SQLite storage: agencies, their resident records, generated payloads, fault
+settings and spent assertion ids.
+
+Every worker process opens the same file, so fault settings and the ``jti`` replay list live here rather
+than in memory. Records are keyed only by agency-specific codes: this module must never be handed, and
+never stores, a My Number.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS agencies (
+    id TEXT PRIMARY KEY, name_ja TEXT NOT NULL, name_en TEXT NOT NULL, categories TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS residents (
+    agency_id TEXT NOT NULL, agency_code TEXT NOT NULL,
+    name TEXT NOT NULL, name_kana TEXT NOT NULL, birth_date TEXT NOT NULL, sex TEXT NOT NULL,
+    address TEXT NOT NULL,
+    PRIMARY KEY (agency_id, agency_code)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS self_information (
+    agency_id TEXT NOT NULL, agency_code TEXT NOT NULL, category TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (agency_id, agency_code, category)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS faults (
+    agency_id TEXT PRIMARY KEY, latency_ms INTEGER NOT NULL, error_rate REAL NOT NULL,
+    outage INTEGER NOT NULL, retry_after_s INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS used_jti (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS used_jti_expiry ON used_jti (expires_at);
+"""
+
+
+@dataclass(frozen=True)
+class AgencyRow:
+    id: str
+    name_ja: str
+    name_en: str
+    categories: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ResidentRow:
+    agency_id: str
+    agency_code: str
+    name: str
+    name_kana: str
+    birth_date: str
+    sex: str
+    address: str
+
+
+@dataclass(frozen=True)
+class FaultRow:
+    latency_ms: int
+    error_rate: float
+    outage: bool
+    retry_after_s: int
+
+
+class Store:
+    """Thin, synchronous access to the database; call it from a worker thread in async code."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        # One short-lived connection per operation: cheap for SQLite and safe across threads and processes.
+        with closing(sqlite3.connect(self.path, timeout=10, isolation_level=None)) as conn:
+            conn.row_factory = sqlite3.Row
+            yield conn
+
+    def create_schema(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")  # readers never wait for the one writer
+            conn.executescript(_SCHEMA)
+
+    def replace_records(
+        self,
+        agencies: Iterable[AgencyRow],
+        residents: Iterable[ResidentRow],
+        payloads: Iterable[tuple[str, str, str, dict[str, Any]]],
+        meta: dict[str, str],
+    ) -> None:
+        """Swap in a freshly generated world in one transaction; faults and spent ``jti``s are kept."""
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for table in ("agencies", "residents", "self_information"):
+                    conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+                conn.executemany(
+                    "INSERT INTO agencies VALUES (?, ?, ?, ?)",
+                    [(a.id, a.name_ja, a.name_en, json.dumps(list(a.categories))) for a in agencies],
+                )
+                conn.executemany(
+                    "INSERT INTO residents VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (r.agency_id, r.agency_code, r.name, r.name_kana, r.birth_date, r.sex, r.address)
+                        for r in residents
+                    ],
+                )
+                conn.executemany(
+                    "INSERT INTO self_information VALUES (?, ?, ?, ?)",
+                    [(a, c, cat, json.dumps(data, ensure_ascii=False)) for a, c, cat, data in payloads],
+                )
+                conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(meta.items()))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def agency(self, agency_id: str) -> AgencyRow | None:
+        with self._connect() as conn:
+            row = conn.execute("SELECT * FROM agencies WHERE id = ?", (agency_id,)).fetchone()
+        if row is None:
+            return None
+        return AgencyRow(row["id"], row["name_ja"], row["name_en"], tuple(json.loads(row["categories"])))
+
+    def agency_ids(self) -> list[str]:
+        with self._connect() as conn:
+            return [r["id"] for r in conn.execute("SELECT id FROM agencies ORDER BY id")]
+
+    def resident(self, agency_id: str, agency_code: str) -> ResidentRow | None:
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT * FROM residents WHERE agency_id = ? AND agency_code = ?", (agency_id, agency_code)
+            ).fetchone()
+        return None if row is None else ResidentRow(**dict(row))
+
+    def payload(self, agency_id: str, agency_code: str, category: str) -> dict[str, Any] | None:
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT data FROM self_information WHERE agency_id = ? AND agency_code = ? AND category = ?",
+                (agency_id, agency_code, category),
+            ).fetchone()
+        return None if row is None else json.loads(row["data"])
+
+    def faults(self, agency_id: str) -> FaultRow | None:
+        """The agency's fault override, or None when it runs on the environment's defaults."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT * FROM faults WHERE agency_id = ?", (agency_id,)).fetchone()
+        if row is None:
+            return None
+        return FaultRow(row["latency_ms"], row["error_rate"], bool(row["outage"]), row["retry_after_s"])
+
+    def set_faults(self, agency_id: str, faults: FaultRow) -> None:
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO faults VALUES (?, ?, ?, ?, ?)",
+                (agency_id, faults.latency_ms, faults.error_rate, int(faults.outage), faults.retry_after_s),
+            )
+
+    def clear_faults(self, agency_id: str | None = None) -> None:
+        with self._connect() as conn:
+            if agency_id is None:
+                conn.execute("DELETE FROM faults")
+            else:
+                conn.execute("DELETE FROM faults WHERE agency_id = ?", (agency_id,))
+
+    def spend_jti(self, jti: str, expires_at: int, now: int) -> bool:
+        """Record ``jti`` as used until ``expires_at``; False when it was already used (a replay)."""
+        with self._connect() as conn:
+            conn.execute("DELETE FROM used_jti WHERE expires_at < ?", (now,))
+            try:
+                conn.execute("INSERT INTO used_jti VALUES (?, ?)", (jti, expires_at))
+            except sqlite3.IntegrityError:
+                return False
+        return True
+
+    def meta(self) -> dict[str, str]:
+        with self._connect() as conn:
+            return {r["key"]: r["value"] for r in conn.execute("SELECT key, value FROM meta")}

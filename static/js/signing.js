@@ -1,0 +1,46 @@
+// Waits for the card app's answer and moves on by itself; without JavaScript the "next" button does it.
+(function () {
+  "use strict";
+  var section = document.querySelector(".signing");
+  if (!section) return;
+  var statusUrl = section.getAttribute("data-status-url");
+  var form = document.getElementById(section.getAttribute("data-complete-form"));
+  var statusLine = document.getElementById("signing-status");
+  var lang = document.documentElement.lang === "en" ? "en" : "ja";
+  var texts = {
+    signed: { ja: "確認できました。移動しています…", en: "Confirmed. Moving on…" },
+    expired: { ja: "有効期限が切れました。ページを再読み込みしてやり直してください。", en: "This has expired. Reload the page to start again." },
+  };
+  var delay = 1500;
+  var stopped = false;
+
+  function show(message, isError) {
+    statusLine.textContent = message;
+    statusLine.classList.toggle("signing__status--error", !!isError);
+  }
+
+  function poll() {
+    if (stopped) return;
+    fetch(statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (response) { return response.json(); })
+      .then(function (body) {
+        if (body.status === "signed") {
+          stopped = true;
+          show(texts.signed[lang], false);
+          form.submit();
+        } else if (body.status === "refused") {
+          stopped = true;
+          show(body.message ? body.message[lang] + " / " + body.message[lang === "ja" ? "en" : "ja"] : "", true);
+          form.hidden = true;
+        } else if (body.status === "expired" || body.status === "consumed") {
+          stopped = true;
+          show(texts.expired[lang], true);
+          form.hidden = true;
+        } else {
+          window.setTimeout(poll, delay);
+        }
+      })
+      .catch(function () { window.setTimeout(poll, delay * 2); });
+  }
+  window.setTimeout(poll, delay);
+})();
