@@ -20,7 +20,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         code = getattr(detail, "code", None) or "invalid_request"
         response.data = {
             "error": code,
-            "message": {"ja": "要求を処理できませんでした。", "en": str(detail or "The request was refused.")},
+            "message": {
+                "ja": "要求を処理できませんでした。",
+                "en": str(detail or "The request was refused."),
+            },
             "details": response.data if detail is None else None,
         }
     return response

@@ -46,7 +46,11 @@ def jpki_env(tmp_path_factory) -> Jpki:
     ca_cert_path = directory / "ca-cert.pem"
     ca_cert_path.write_bytes(ca.certificate.public_bytes(Encoding.PEM))
     return Jpki(
-        ca=ca, cards=cards, ca_cert_path=ca_cert_path, crl_der=ca.crl().public_bytes(Encoding.DER), directory=directory
+        ca=ca,
+        cards=cards,
+        ca_cert_path=ca_cert_path,
+        crl_der=ca.crl().public_bytes(Encoding.DER),
+        directory=directory,
     )
 
 

@@ -49,7 +49,10 @@ def client_assertion(*, agency_id: str) -> str:
 
 def agency_get(*, agency_id: str, path: str, timeout: float | None = None) -> dict[str, Any]:
     url = f"{settings.AGENCY_BASE_URL}/agencies/{agency_id}/v1/{path.lstrip('/')}"
-    headers = {"Authorization": f"Bearer {client_assertion(agency_id=agency_id)}", "Accept": "application/json"}
+    headers = {
+        "Authorization": f"Bearer {client_assertion(agency_id=agency_id)}",
+        "Accept": "application/json",
+    }
     try:
         response = httpx.get(url, headers=headers, timeout=timeout or settings.AGENCY_HTTP_TIMEOUT)
     except httpx.HTTPError as exc:

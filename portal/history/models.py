@@ -49,6 +49,9 @@ class ReleaseRecord(models.Model):
         constraints: ClassVar = [models.UniqueConstraint(fields=["owner", "seq"], name="release_owner_seq")]
         indexes: ClassVar = [models.Index(fields=["owner", "-occurred_at"])]
 
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.actor_label}: {self.category}"
+
 
 class ChainHead(models.Model):
     """The end of one resident's chain: locked while a record is appended, so the chain never forks."""
@@ -56,3 +59,6 @@ class ChainHead(models.Model):
     owner = models.OneToOneField(Resident, on_delete=models.PROTECT, primary_key=True, related_name="+")
     seq = models.PositiveBigIntegerField(default=0)
     head_hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"chain head #{self.seq}"

@@ -96,7 +96,13 @@ def release_record(
 
 
 def _append(
-    owner: Resident, actor: Actor, category: str, items: list[str], purpose: str, channel: str, legal_basis: str
+    owner: Resident,
+    actor: Actor,
+    category: str,
+    items: list[str],
+    purpose: str,
+    channel: str,
+    legal_basis: str,
 ) -> ReleaseRecord:
     head = ChainHead.objects.select_for_update().filter(owner=owner).first()
     if head is None:

@@ -271,7 +271,9 @@ def _b64url(text: str) -> bytes:
 
 
 def _malformed() -> PortalError:
-    return refusal("malformed_signature", "署名データの形式が正しくありません。", "The signed data is malformed.")
+    return refusal(
+        "malformed_signature", "署名データの形式が正しくありません。", "The signed data is malformed."
+    )
 
 
 def verify_signature(jws: str, *, kind: str) -> VerifiedSignature:

@@ -93,6 +93,9 @@ class CardCertificate(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.serial_hash[:8]})"
+
 
 class SigningKind(models.TextChoices):
     LOGIN = "login", _("ログイン")
@@ -141,6 +144,9 @@ class SigningRequest(models.Model):
     class Meta:
         indexes: ClassVar = [models.Index(fields=["expires_at"])]
 
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id} ({self.status})"
+
     @property
     def is_expired(self) -> bool:
         return timezone.now() >= self.expires_at
@@ -157,3 +163,6 @@ class SecurityEvent(models.Model):
 
     class Meta:
         indexes: ClassVar = [models.Index(fields=["kind", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.created_at:%Y-%m-%d %H:%M}"

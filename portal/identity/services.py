@@ -100,12 +100,21 @@ def signing_request_create(
 
 def login_start(*, browser_key: str) -> SigningRequest:
     return signing_request_create(
-        kind=SigningKind.LOGIN, browser_key=browser_key, summary_ja=LOGIN_SUMMARY[0], summary_en=LOGIN_SUMMARY[1]
+        kind=SigningKind.LOGIN,
+        browser_key=browser_key,
+        summary_ja=LOGIN_SUMMARY[0],
+        summary_en=LOGIN_SUMMARY[1],
     )
 
 
 def stepup_start(
-    *, resident: Resident, browser_key: str, act: str, summary_ja: str, summary_en: str, payload: dict[str, Any]
+    *,
+    resident: Resident,
+    browser_key: str,
+    act: str,
+    summary_ja: str,
+    summary_en: str,
+    payload: dict[str, Any],
 ) -> SigningRequest:
     """Asks the session's resident to sign a readable summary of one act with the signature certificate."""
     return signing_request_create(
@@ -170,7 +179,9 @@ def _lock_pending(request_id: Any) -> SigningRequest:
     try:
         request = SigningRequest.objects.select_for_update().get(pk=request_id)
     except (SigningRequest.DoesNotExist, ValueError, TypeError) as exc:
-        raise _refusal("unknown_request", "この要求は見つかりません。", "This request does not exist.", 404) from exc
+        raise _refusal(
+            "unknown_request", "この要求は見つかりません。", "This request does not exist.", 404
+        ) from exc
     if request.status != SigningStatus.PENDING:
         raise _refusal(
             "request_used",
@@ -205,7 +216,9 @@ def signing_response_accept(*, request_id: Any, jws: str) -> SigningRequest:
 def _accept_verified(request: SigningRequest, verified: jpki.VerifiedSignature) -> None:
     request.signer_serial_hash = verified.serial_hash
     request.signer_not_after = verified.not_after
-    bound = CardCertificate.objects.filter(serial_hash=verified.serial_hash).select_related("resident").first()
+    bound = (
+        CardCertificate.objects.filter(serial_hash=verified.serial_hash).select_related("resident").first()
+    )
     if request.kind == SigningKind.LOGIN:
         request.resident = bound.resident if bound else None
     elif request.kind == SigningKind.REGISTER:
@@ -320,7 +333,9 @@ def login_complete(*, request_id: Any, browser_key: str) -> LoginOutcome:
     request = _own_signed_request(request_id, browser_key, SigningKind.LOGIN)
     _consume(request)
     if request.resident is not None:
-        CardCertificate.objects.filter(serial_hash=request.signer_serial_hash).update(last_used_at=timezone.now())
+        CardCertificate.objects.filter(serial_hash=request.signer_serial_hash).update(
+            last_used_at=timezone.now()
+        )
         security_event_record("login", resident=request.resident, request=request)
         return LoginOutcome(user=request.resident.user, register_request=None)
     register = signing_request_create(
@@ -367,7 +382,9 @@ def _resident_for_identity(identity: dict[str, Any]) -> Resident:
         existing.save()
         return existing
     user = User.objects.create_user(username=f"resident-{secrets.token_hex(8)}")
-    return Resident.objects.create(user=user, my_number=identity["my_number"], my_number_hash=number_hash, **fields)
+    return Resident.objects.create(
+        user=user, my_number=identity["my_number"], my_number_hash=number_hash, **fields
+    )
 
 
 def _bind(resident: Resident, kind: str, serial_hash: str, not_after: Any) -> None:
@@ -403,7 +420,10 @@ def signing_refusal_error(request: SigningRequest) -> PortalError:
     }
     ja, en = messages.get(
         request.refusal_code,
-        ("カードでの確認を受け付けられませんでした。最初からやり直してください。", "The card's answer was refused. Please start again."),
+        (
+            "カードでの確認を受け付けられませんでした。最初からやり直してください。",
+            "The card's answer was refused. Please start again.",
+        ),
     )
     return _refusal(request.refusal_code or "refused", ja, en, 403)
 
@@ -425,7 +445,11 @@ def stepup_confirm(
 ) -> StepUpProof:
     """Consumes a signed step-up once, for the same resident, act and content, while it is fresh."""
     request = _own_signed_request(request_id, browser_key, SigningKind.STEPUP)
-    if request.resident_id != resident.pk or request.act != act or request.act_digest != act_digest(act, payload):
+    if (
+        request.resident_id != resident.pk
+        or request.act != act
+        or request.act_digest != act_digest(act, payload)
+    ):
         raise _refusal(
             "stepup_mismatch",
             "署名された内容がこの手続と一致しません。最初からやり直してください。",

@@ -5,8 +5,14 @@ from celery import shared_task
 from portal.identity import jpki, services
 
 
-@shared_task(name="identity.refresh_crl", autoretry_for=(OSError,), retry_backoff=True, retry_jitter=True,
-             max_retries=5, time_limit=60)
+@shared_task(
+    name="identity.refresh_crl",
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+    time_limit=60,
+)
 def refresh_crl() -> str:
     crl = jpki.crl_refresh()
     return crl.next_update_utc.isoformat() if crl.next_update_utc else ""

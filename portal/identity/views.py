@@ -146,7 +146,9 @@ def signing_request_json(request: HttpRequest, request_id: UUID) -> JsonResponse
             )
         )
     response_url = request.build_absolute_uri(reverse("identity:signing-response", args=[request_id]))
-    return JsonResponse(services.signing_request_description(request=signing_request, response_url=response_url))
+    return JsonResponse(
+        services.signing_request_description(request=signing_request, response_url=response_url)
+    )
 
 
 @csrf_exempt  # The card app is another origin; the card's signature, not a cookie, authenticates the post.
@@ -162,7 +164,10 @@ def signing_response(request: HttpRequest, request_id: UUID) -> JsonResponse:
             jws = body["jws"]
         except (ValueError, KeyError, TypeError) as exc:
             raise PortalError(
-                "malformed_request", "送信データの形式が正しくありません。", "The data sent is malformed.", 400
+                "malformed_request",
+                "送信データの形式が正しくありません。",
+                "The data sent is malformed.",
+                400,
             ) from exc
         services.signing_response_accept(request_id=request_id, jws=jws)
     except PortalError as error:
@@ -178,7 +183,9 @@ def signing_status(request: HttpRequest, request_id: UUID) -> JsonResponse:
         pk=request_id, browser_key_hash=services.browser_key_hash(_browser_key(request))
     ).first()
     if signing_request is None:
-        return _json_error(PortalError("unknown_request", "要求が見つかりません。", "Request not found.", 404))
+        return _json_error(
+            PortalError("unknown_request", "要求が見つかりません。", "Request not found.", 404)
+        )
     status = signing_request.status
     body: dict[str, Any] = {"status": status}
     if status == SigningStatus.PENDING and signing_request.is_expired:

@@ -32,7 +32,12 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     # A restart is a healthy start: fault overrides from a previous run would otherwise linger unseen.
     Store(settings.db_path).clear_faults()
     uvicorn.run(
-        "simulators.agency.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+        "simulators.agency.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
     )
 
 

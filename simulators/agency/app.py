@@ -61,7 +61,10 @@ _bearer = HTTPBearer(
     description="ES256 client assertion signed by the portal (see the API description).",
 )
 _control_token = APIKeyHeader(
-    name="X-Control-Token", auto_error=False, scheme_name="ControlToken", description="AGENCY_SIM_CONTROL_TOKEN"
+    name="X-Control-Token",
+    auto_error=False,
+    scheme_name="ControlToken",
+    description="AGENCY_SIM_CONTROL_TOKEN",
 )
 
 
@@ -100,7 +103,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         error = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse({"error": error, "message": str(exc.detail)}, exc.status_code, headers=exc.headers)
+        return JSONResponse(
+            {"error": error, "message": str(exc.detail)}, exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -114,7 +114,9 @@ class AssertionVerifier:
         except ExpiredTokenError as exc:
             raise unauthorized("expired_assertion", "The assertion has expired.") from exc
         except MissingClaimError as exc:
-            raise unauthorized("invalid_assertion", f"The assertion lacks claim(s): {exc.description}.") from exc
+            raise unauthorized(
+                "invalid_assertion", f"The assertion lacks claim(s): {exc.description}."
+            ) from exc
         except JoseError as exc:
             message = f"Claim check failed: {exc.description}."
             if getattr(exc, "claim", None) == "aud":
@@ -124,7 +126,8 @@ class AssertionVerifier:
         lifetime = claims["exp"] - claims["iat"]
         if not 0 < lifetime <= MAX_ASSERTION_LIFETIME_S:
             raise unauthorized(
-                "invalid_assertion", f"exp must be after iat and at most {MAX_ASSERTION_LIFETIME_S} s after it."
+                "invalid_assertion",
+                f"exp must be after iat and at most {MAX_ASSERTION_LIFETIME_S} s after it.",
             )
         # Kept until the assertion could no longer be accepted anyway (exp plus the leeway).
         if not self._store.spend_jti(str(claims["jti"]), int(claims["exp"]) + CLOCK_SKEW_LEEWAY_S, now):

@@ -48,7 +48,9 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: REPO_ROOT / "var" / "agency")
     people_file: Path = field(default_factory=lambda: REPO_ROOT / "demo" / "people.json")
     agencies_file: Path = field(default_factory=lambda: REPO_ROOT / "demo" / "agencies.json")
-    client_jwks_file: Path = field(default_factory=lambda: REPO_ROOT / "var" / "keys" / "agency-client.jwks.json")
+    client_jwks_file: Path = field(
+        default_factory=lambda: REPO_ROOT / "var" / "keys" / "agency-client.jwks.json"
+    )
     public_url: str = DEFAULT_PUBLIC_URL
     control_token: str = DEFAULT_CONTROL_TOKEN
     seed: int = DEFAULT_SEED
@@ -76,7 +78,9 @@ class Settings:
             public_url=(env.get("AGENCY_SIM_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/"),
             control_token=env.get("AGENCY_SIM_CONTROL_TOKEN") or DEFAULT_CONTROL_TOKEN,
             seed=int(env.get("AGENCY_SIM_SEED") or DEFAULT_SEED),
-            default_latency_ms=_non_negative_int("AGENCY_SIM_LATENCY_MS", env.get("AGENCY_SIM_LATENCY_MS"), 0),
+            default_latency_ms=_non_negative_int(
+                "AGENCY_SIM_LATENCY_MS", env.get("AGENCY_SIM_LATENCY_MS"), 0
+            ),
             default_error_rate=_float_in_unit_interval(
                 "AGENCY_SIM_ERROR_RATE", env.get("AGENCY_SIM_ERROR_RATE"), 0.0
             ),

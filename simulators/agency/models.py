@@ -19,7 +19,9 @@ _CODE_EXAMPLE = "M3Q4X2VJ7RZK5PDW6YTB2HNC4A"
 
 class ErrorResponse(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"error": "replayed_assertion", "message": "This assertion (jti) ..."}]}
+        json_schema_extra={
+            "examples": [{"error": "replayed_assertion", "message": "This assertion (jti) ..."}]
+        }
     )
 
     error: str = Field(description="Machine-readable code", examples=["expired_assertion"])
@@ -80,7 +82,11 @@ class SelfInformation(BaseModel):
                     "agency_code": _CODE_EXAMPLE,
                     "category": "child_allowance",
                     "as_of": "2026-11-23T10:00:00+09:00",
-                    "subject": {"name": "山田 花子", "name_kana": "ヤマダ ハナコ", "birth_date": "1985-07-07"},
+                    "subject": {
+                        "name": "山田 花子",
+                        "name_kana": "ヤマダ ハナコ",
+                        "birth_date": "1985-07-07",
+                    },
                     "data": {"records": []},
                 }
             ]
@@ -97,7 +103,9 @@ class SelfInformation(BaseModel):
 
 class FaultSettings(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"latency_ms": 1500, "error_rate": 0.2, "outage": False, "retry_after_s": 30}]}
+        json_schema_extra={
+            "examples": [{"latency_ms": 1500, "error_rate": 0.2, "outage": False, "retry_after_s": 30}]
+        }
     )
 
     latency_ms: int = Field(ge=0, le=120_000, description="Delay added before every answer")

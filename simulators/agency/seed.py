@@ -68,7 +68,9 @@ def initialise(settings: Settings, today: date | None = None) -> InitSummary:
     payloads: list[tuple[str, str, str, dict[str, Any]]] = []
     for agency in agencies:
         agency_id = agency["id"]
-        agency_rows.append(AgencyRow(agency_id, agency["name_ja"], agency["name_en"], tuple(agency["categories"])))
+        agency_rows.append(
+            AgencyRow(agency_id, agency["name_ja"], agency["name_en"], tuple(agency["categories"]))
+        )
         codes = {p["id"]: agency_code(agency["code_secret"], p["my_number"]) for p in people}
         if len(set(codes.values())) != len(codes):
             raise ValueError(f"{agency_id}: two residents share an agency code")

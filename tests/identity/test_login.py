@@ -23,8 +23,11 @@ def _b64(raw: bytes) -> str:
 
 
 def _jws(key, certificate, payload: dict) -> str:
-    header = {"alg": "RS256", "typ": "jpki-sig", "x5c": [base64.b64encode(certificate.public_bytes(
-        serialization.Encoding.DER)).decode()]}
+    header = {
+        "alg": "RS256",
+        "typ": "jpki-sig",
+        "x5c": [base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()],
+    }
     signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(payload).encode())}"
     signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
     return f"{signing_input}.{_b64(signature)}"
@@ -42,7 +45,9 @@ def _payload(description: dict) -> dict:
 
 
 def _post_jws(request_id: str, jws: str):
-    return Client().post(f"/signing/{request_id}/response/", data={"jws": jws}, content_type="application/json")
+    return Client().post(
+        f"/signing/{request_id}/response/", data={"jws": jws}, content_type="application/json"
+    )
 
 
 def test_first_login_opens_user_folder_from_signature_certificate(client, trusted_jpki):
@@ -51,7 +56,10 @@ def test_first_login_opens_user_folder_from_signature_certificate(client, truste
     resident = Resident.objects.get()
     person = PEOPLE["yamada-hanako"]
     assert (resident.name, resident.name_kana, str(resident.birth_date)) == (
-        person["name"], person["name_kana"], person["birth_date"])
+        person["name"],
+        person["name_kana"],
+        person["birth_date"],
+    )
     assert resident.my_number == person["my_number"]
     assert resident.my_number_hash == lookup_hash(person["my_number"], purpose="my-number")
     assert set(CardCertificate.objects.values_list("kind", flat=True)) == {"auth", "signature"}
@@ -155,14 +163,21 @@ def test_expired_certificate_is_refused(client, trusted_jpki):
 def test_signature_certificate_cannot_log_in(client, trusted_jpki):
     card = trusted_jpki.cards.get("yamada-hanako")
     request_id = start_login(client)
-    jws = _jws(card.signature_key, card.signature_certificate, _payload(signing_description(client, request_id)))
+    jws = _jws(
+        card.signature_key, card.signature_certificate, _payload(signing_description(client, request_id))
+    )
     answer = _post_jws(request_id, jws)
     assert answer.status_code == 400 and answer.json()["error"] == "wrong_certificate_kind"
 
 
 def test_malformed_answers_are_refused_without_server_error(client, trusted_jpki):
     request_id = start_login(client)
-    for body in ["not json", json.dumps({"nope": 1}), json.dumps({"jws": "a.b"}), json.dumps({"jws": "a.b.c"})]:
+    for body in [
+        "not json",
+        json.dumps({"nope": 1}),
+        json.dumps({"jws": "a.b"}),
+        json.dumps({"jws": "a.b.c"}),
+    ]:
         answer = Client().post(f"/signing/{request_id}/response/", data=body, content_type="application/json")
         assert answer.status_code == 400, body
         assert set(answer.json()["message"]) == {"ja", "en"}

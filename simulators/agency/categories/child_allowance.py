@@ -38,7 +38,9 @@ class AllowanceRecord(StrictModel):
     started_on: date = Field(description="支給開始年月日 (first day of the first month paid)")
     recipient: PersonRef = Field(description="受給者")
     children: list[PersonWithBirthDate] = Field(description="対象児童")
-    monthly_amount_yen: int = Field(ge=0, description="手当月額 (yen)", examples=[CHILD_REARING_FULL_FIRST_CHILD_YEN])
+    monthly_amount_yen: int = Field(
+        ge=0, description="手当月額 (yen)", examples=[CHILD_REARING_FULL_FIRST_CHILD_YEN]
+    )
     amount_basis: str = Field(description="How the monthly amount is set", examples=["全部支給"])
     payment_months: list[int] = Field(description="支払月 (each payment covers the two months before)")
     status_report: StatusReport | None = Field(description="The yearly report the recipient must submit")
@@ -61,7 +63,11 @@ class ChildAllowanceData(StrictModel):
                             "started_on": "2020-06-01",
                             "recipient": {"name": "佐藤 美咲", "name_kana": "サトウ ミサキ"},
                             "children": [
-                                {"name": "佐藤 陽翔", "name_kana": "サトウ ハルト", "birth_date": "2016-09-03"}
+                                {
+                                    "name": "佐藤 陽翔",
+                                    "name_kana": "サトウ ハルト",
+                                    "birth_date": "2016-09-03",
+                                }
                             ],
                             "monthly_amount_yen": CHILD_REARING_FULL_FIRST_CHILD_YEN,
                             "amount_basis": "全部支給（令和7年4月分から）",
@@ -71,7 +77,11 @@ class ChildAllowanceData(StrictModel):
                                 "due_month": 8,
                                 "period": "毎年8月1日から8月31日まで",
                             },
-                            "municipality": {"code": "141046", "prefecture": "神奈川県", "name": "横浜市中区"},
+                            "municipality": {
+                                "code": "141046",
+                                "prefecture": "神奈川県",
+                                "name": "横浜市中区",
+                            },
                         }
                     ]
                 },
@@ -112,7 +122,9 @@ def generate(resident: Resident, world: AgencyWorld) -> dict[str, Any]:
     rng = world.rng("child_allowance", resident.household_id)
     place = municipality(resident.municipality, resident.address)
     recipient = PersonRef(name=resident.name, name_kana=resident.name_kana)
-    child_refs = [PersonWithBirthDate(name=c.name, name_kana=c.name_kana, birth_date=c.birth_date) for c in children]
+    child_refs = [
+        PersonWithBirthDate(name=c.name, name_kana=c.name_kana, birth_date=c.birth_date) for c in children
+    ]
 
     def first_month_after(day: date) -> date:
         return date(day.year + day.month // 12, day.month % 12 + 1, 1)

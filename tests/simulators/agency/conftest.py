@@ -78,7 +78,9 @@ def client(initialised: Settings) -> Iterator[TestClient]:
 def make_assertion(settings: Settings, client_key: ECKey) -> AssertionMaker:
     """Signs a valid assertion for an agency; keyword arguments override or (with None) drop claims."""
 
-    def make(agency_id: str, *, key: ECKey | None = None, header: dict[str, Any] | None = None, **claims: Any) -> str:
+    def make(
+        agency_id: str, *, key: ECKey | None = None, header: dict[str, Any] | None = None, **claims: Any
+    ) -> str:
         now = int(time.time())
         body: dict[str, Any] = {
             "iss": "myna-portal",

@@ -67,7 +67,10 @@ def test_household_of_single_parent_lists_her_son(client: TestClient, auth: Auth
     assert data["head"] == {"name": "佐藤 美咲", "name_kana": "サトウ ミサキ"}
     assert data["address"] == person("sato-misaki")["address"]
     assert data["municipality"] == {"code": "141046", "prefecture": "神奈川県", "name": "横浜市中区"}
-    assert [(m["name"], m["relationship"]) for m in data["members"]] == [("佐藤 美咲", "世帯主"), ("佐藤 陽翔", "子")]
+    assert [(m["name"], m["relationship"]) for m in data["members"]] == [
+        ("佐藤 美咲", "世帯主"),
+        ("佐藤 陽翔", "子"),
+    ]
     assert data["member_count"] == 2
     son = data["members"][1]
     assert son["birth_date"] == "2016-09-03" and son["name_kana"] == "サトウ ハルト"
@@ -95,7 +98,9 @@ def test_single_parent_receives_child_rearing_allowance(client: TestClient, auth
     records = _info(client, auth, "municipal-child", "sato-misaki", "child_allowance")["data"]["records"]
     rearing = next(r for r in records if r["program"] == "児童扶養手当")
     assert rearing["recipient"] == {"name": "佐藤 美咲", "name_kana": "サトウ ミサキ"}
-    assert rearing["children"] == [{"name": "佐藤 陽翔", "name_kana": "サトウ ハルト", "birth_date": "2016-09-03"}]
+    assert rearing["children"] == [
+        {"name": "佐藤 陽翔", "name_kana": "サトウ ハルト", "birth_date": "2016-09-03"}
+    ]
     assert rearing["monthly_amount_yen"] == 46_690  # full amount for one child, FY2025
     assert rearing["payment_months"] == [1, 3, 5, 7, 9, 11]
     assert rearing["status_report"]["name"] == "現況届" and rearing["status_report"]["due_month"] == 8
@@ -116,7 +121,9 @@ def test_unknown_agency(client: TestClient, auth: Auth) -> None:
 def test_unknown_code(client: TestClient, auth: Auth) -> None:
     # A real code, but of another agency: codes do not travel between agencies.
     foreign = code_for("yamada-hanako", "municipal-tax")
-    response = client.get(f"/agencies/pension-service/v1/residents/{foreign}", headers=auth("pension-service"))
+    response = client.get(
+        f"/agencies/pension-service/v1/residents/{foreign}", headers=auth("pension-service")
+    )
     assert response.status_code == 404
     assert response.json() == {"error": "unknown_code", "message": response.json()["message"]}
 
@@ -134,7 +141,8 @@ def test_unknown_code_needs_authentication_first(client: TestClient) -> None:
     ],
 )
 def test_category_not_served(client: TestClient, auth: Auth, agency_id: str, category: str) -> None:
-    url = f"/agencies/{agency_id}/v1/residents/{code_for('yamada-hanako', agency_id)}/self-information/{category}"
+    code = code_for("yamada-hanako", agency_id)
+    url = f"/agencies/{agency_id}/v1/residents/{code}/self-information/{category}"
     response = client.get(url, headers=auth(agency_id))
     assert response.status_code == 404
     assert response.json()["error"] == "category_not_served"
@@ -156,9 +164,13 @@ def test_openapi_describes_the_contract(client: TestClient) -> None:
     ):
         assert path in paths
     schemas = spec["components"]["schemas"]
-    assert {"IdentityRecord", "SelfInformation", "HouseholdData", "ChildAllowanceData", "ErrorResponse"} <= set(
-        schemas
-    )
+    assert {
+        "IdentityRecord",
+        "SelfInformation",
+        "HouseholdData",
+        "ChildAllowanceData",
+        "ErrorResponse",
+    } <= set(schemas)
     assert "ClientAssertion" in spec["components"]["securitySchemes"]
     assert set(paths["/agencies/{agency_id}/v1/residents/{agency_code}"]["get"]["responses"]) >= {
         "200",

@@ -69,7 +69,9 @@ def test_lifetime_over_300_seconds_is_refused(client: TestClient, make_assertion
 
 @pytest.mark.parametrize("claim", ["exp", "iat", "jti", "iss", "sub", "aud"])
 def test_missing_claim_is_refused(client: TestClient, make_assertion: AssertionMaker, claim: str) -> None:
-    _refused(client, {"Authorization": f"Bearer {make_assertion(AGENCY, **{claim: None})}"}, "invalid_assertion")
+    _refused(
+        client, {"Authorization": f"Bearer {make_assertion(AGENCY, **{claim: None})}"}, "invalid_assertion"
+    )
 
 
 @pytest.mark.parametrize(
@@ -81,13 +83,19 @@ def test_missing_claim_is_refused(client: TestClient, make_assertion: AssertionM
     ],
 )
 def test_wrong_audience(client: TestClient, make_assertion: AssertionMaker, aud: str) -> None:
-    body = _refused(client, {"Authorization": f"Bearer {make_assertion(AGENCY, aud=aud)}"}, "invalid_assertion")
+    body = _refused(
+        client, {"Authorization": f"Bearer {make_assertion(AGENCY, aud=aud)}"}, "invalid_assertion"
+    )
     assert "http://127.0.0.1:8001/agencies/pension-service" in body["message"]
 
 
 @pytest.mark.parametrize("claim,value", [("iss", "evil-portal"), ("sub", "someone-else")])
-def test_wrong_issuer_or_subject(client: TestClient, make_assertion: AssertionMaker, claim: str, value: str) -> None:
-    _refused(client, {"Authorization": f"Bearer {make_assertion(AGENCY, **{claim: value})}"}, "invalid_assertion")
+def test_wrong_issuer_or_subject(
+    client: TestClient, make_assertion: AssertionMaker, claim: str, value: str
+) -> None:
+    _refused(
+        client, {"Authorization": f"Bearer {make_assertion(AGENCY, **{claim: value})}"}, "invalid_assertion"
+    )
 
 
 def test_wrong_key_with_known_kid(client: TestClient, make_assertion: AssertionMaker) -> None:
@@ -102,7 +110,9 @@ def test_unknown_kid(client: TestClient, make_assertion: AssertionMaker) -> None
 
 def test_unsigned_or_other_algorithm_is_refused(client: TestClient, make_assertion: AssertionMaker) -> None:
     header, payload, _ = make_assertion(AGENCY).split(".")
-    none_header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "kid": KID}).encode()).rstrip(b"=").decode()
+    none_header = (
+        base64.urlsafe_b64encode(json.dumps({"alg": "none", "kid": KID}).encode()).rstrip(b"=").decode()
+    )
     _refused(client, {"Authorization": f"Bearer {none_header}.{payload}."}, "invalid_assertion")
     # The original header with the signature stripped must not pass either.
     _refused(client, {"Authorization": f"Bearer {header}.{payload}."})
@@ -119,7 +129,9 @@ def test_replayed_jti_is_refused(client: TestClient, make_assertion: AssertionMa
     assert client.get(_path(), headers={"Authorization": f"Bearer {token}"}).status_code == 200
     _refused(client, {"Authorization": f"Bearer {token}"}, "replayed_assertion")
     # A different token reusing the jti is a replay too.
-    again = make_assertion(AGENCY, jti=json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "==="))["jti"])
+    again = make_assertion(
+        AGENCY, jti=json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "==="))["jti"]
+    )
     _refused(client, {"Authorization": f"Bearer {again}"}, "replayed_assertion")
 
 

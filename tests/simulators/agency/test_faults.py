@@ -18,8 +18,10 @@ TOKEN = {"X-Control-Token": "demo-control-token"}
 AGENCY = "health-insurer"
 
 
-def _get(client: TestClient, auth: Auth, agency_id: str = AGENCY):  # noqa: ANN202 - httpx Response
-    return client.get(f"/agencies/{agency_id}/v1/residents/{code_for('yamada-hanako', agency_id)}", headers=auth(agency_id))
+def _get(client: TestClient, auth: Auth, agency_id: str = AGENCY):
+    return client.get(
+        f"/agencies/{agency_id}/v1/residents/{code_for('yamada-hanako', agency_id)}", headers=auth(agency_id)
+    )
 
 
 def test_control_token_required(client: TestClient) -> None:
@@ -114,4 +116,7 @@ def test_control_token_comes_from_settings(initialised: Settings) -> None:
     custom = replace(initialised, control_token="s3cret")
     with TestClient(create_app(custom)) as client:
         assert client.get(f"/_control/agencies/{AGENCY}", headers=TOKEN).status_code == 403
-        assert client.get(f"/_control/agencies/{AGENCY}", headers={"X-Control-Token": "s3cret"}).status_code == 200
+        assert (
+            client.get(f"/_control/agencies/{AGENCY}", headers={"X-Control-Token": "s3cret"}).status_code
+            == 200
+        )

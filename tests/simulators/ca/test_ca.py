@@ -86,7 +86,9 @@ def test_auth_certificate_matches_the_contract(ca: TestCA, key: rsa.RSAPrivateKe
     assert [name.value for name in points[0].full_name] == [DEFAULT_CRL_URL]
     ca_ski = _ext(ca.certificate, x509.SubjectKeyIdentifier).digest
     assert _ext(cert, x509.AuthorityKeyIdentifier).key_identifier == ca_ski
-    assert _ext(cert, x509.SubjectKeyIdentifier) == x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    assert _ext(cert, x509.SubjectKeyIdentifier) == x509.SubjectKeyIdentifier.from_public_key(
+        key.public_key()
+    )
     assert _ext(cert, x509.BasicConstraints).ca is False
     lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
     assert dt.timedelta(days=5 * 365) <= lifetime <= dt.timedelta(days=5 * 366)
@@ -154,7 +156,10 @@ def test_crl_url_comes_from_parameter_or_environment(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("CA_CRL_URL", "http://crl.example.test/a.der")
     from_env = TestCA.create()
     explicit = TestCA.create(crl_url="http://other.example.test/b.der", key=from_env.key)
-    for ca, url in ((from_env, "http://crl.example.test/a.der"), (explicit, "http://other.example.test/b.der")):
+    for ca, url in (
+        (from_env, "http://crl.example.test/a.der"),
+        (explicit, "http://other.example.test/b.der"),
+    ):
         cert = ca.issue_auth_certificate(generate_key().public_key())
         points = _ext(cert, x509.CRLDistributionPoints)
         assert points[0].full_name[0].value == url
@@ -162,7 +167,9 @@ def test_crl_url_comes_from_parameter_or_environment(monkeypatch: pytest.MonkeyP
 
 def test_tests_can_issue_expired_and_wrong_policy_certificates(ca: TestCA, key: rsa.RSAPrivateKey) -> None:
     start = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
-    expired = ca.issue_auth_certificate(key.public_key(), not_before=start, not_after=start + dt.timedelta(days=1))
+    expired = ca.issue_auth_certificate(
+        key.public_key(), not_before=start, not_after=start + dt.timedelta(days=1)
+    )
     assert expired.not_valid_after_utc == start + dt.timedelta(days=1)
     wrong = ca.issue_auth_certificate(key.public_key(), policy_oid=oids.POLICY_SIGNATURE)
     assert certificate_kind(wrong) == "signature"
@@ -185,7 +192,10 @@ def test_crl_lists_revoked_serials_and_verifies_with_the_ca_key(ca: TestCA, key:
         assert crl.get_revoked_certificate_by_serial_number(good.serial_number) is None
     entry = first.get_revoked_certificate_by_serial_number(lost.serial_number)
     assert entry is not None
-    assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == x509.ReasonFlags.key_compromise
+    assert (
+        entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+        == x509.ReasonFlags.key_compromise
+    )
     assert not first.is_signature_valid(generate_key().public_key())
     first_number = first.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
     second_number = second.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number

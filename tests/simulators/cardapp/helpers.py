@@ -15,7 +15,9 @@ from simulators.cardapp import summary_digest
 
 
 def make_request(response_url: str, **overrides: Any) -> dict[str, Any]:
-    summary = overrides.pop("summary", {"ja": "マイナポータルにログインします。", "en": "Log in to Myna Portal."})
+    summary = overrides.pop(
+        "summary", {"ja": "マイナポータルにログインします。", "en": "Log in to Myna Portal."}
+    )
     request = {
         "id": "req-0001",
         "kind": "login",

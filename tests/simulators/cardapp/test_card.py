@@ -199,7 +199,7 @@ def test_register_jws_carries_my_number_and_signature_certificate(store: CardSto
     request = make_request(
         RESPONSE_URL, kind="register", certificate="signature", attributes_requested=["my_number"]
     )
-    header, payload, certificate = verify_jws(card.sign(request, "ABC123"))
+    _header, payload, certificate = verify_jws(card.sign(request, "ABC123"))
     assert payload["attrs"] == {"my_number": "526018159084"}
     assert payload["kind"] == "register"
     assert certificate == card.signature_certificate

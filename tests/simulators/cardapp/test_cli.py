@@ -50,7 +50,9 @@ def test_sign_end_to_end_accepted(settings: Settings, fake_portal: FakePortal) -
 
 def test_sign_register_with_password_reads_my_number(settings: Settings, fake_portal: FakePortal) -> None:
     fake_portal.set_request(kind="register", certificate="signature", attributes_requested=["my_number"])
-    result = run_cli(settings, "sign", fake_portal.request_url, "--card", "yamada-hanako", "--password", "ABC123")
+    result = run_cli(
+        settings, "sign", fake_portal.request_url, "--card", "yamada-hanako", "--password", "ABC123"
+    )
     assert result.returncode == 0, result.stderr
     _, payload, _ = verify_jws(fake_portal.received[0]["jws"])
     assert payload["attrs"] == {"my_number": "526018159084"}
@@ -83,13 +85,17 @@ def test_card_errors_exit_2(settings: Settings, fake_portal: FakePortal) -> None
         assert result.returncode == 2, (args, result.stderr)
         assert expected in result.stderr
     fake_portal.set_request(kind="stepup", certificate="signature")
-    result = run_cli(settings, "sign", fake_portal.request_url, "--card", "sato-haruto", "--password", "ABC123")
+    result = run_cli(
+        settings, "sign", fake_portal.request_url, "--card", "sato-haruto", "--password", "ABC123"
+    )
     assert result.returncode == 2 and "no signature certificate" in result.stderr
     assert fake_portal.received == []
 
 
 def test_request_problems_exit_3(settings: Settings, fake_portal: FakePortal) -> None:
-    result = run_cli(settings, "sign", "http://127.0.0.1:1/signing/1/", "--card", "yamada-hanako", "--pin", "1234")
+    result = run_cli(
+        settings, "sign", "http://127.0.0.1:1/signing/1/", "--card", "yamada-hanako", "--pin", "1234"
+    )
     assert result.returncode == 3 and "not a portal this app is allowed to contact" in result.stderr
     fake_portal.raw_request = b"{not json"
     result = run_cli(settings, "sign", fake_portal.request_url, "--card", "yamada-hanako", "--pin", "1234")

@@ -48,6 +48,8 @@ class Command(BaseCommand):
         stale = [pk for pk, raw in raw_rows.iterator() if FieldCipher.key_id_of(raw) != cipher.current_kid]
         for start in range(0, len(stale), BATCH):
             with transaction.atomic():
-                for obj in model._default_manager.select_for_update().filter(pk__in=stale[start : start + BATCH]):
+                for obj in model._default_manager.select_for_update().filter(
+                    pk__in=stale[start : start + BATCH]
+                ):
                     obj.save(update_fields=[field.attname])
         return len(stale)

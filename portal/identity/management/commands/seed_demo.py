@@ -16,12 +16,35 @@ from portal.core.crypto import lookup_hash
 from portal.identity.models import Resident, User
 from portal.identity.mynumber import my_number_check_digit
 
-SURNAMES = [("佐藤", "サトウ"), ("鈴木", "スズキ"), ("高橋", "タカハシ"), ("田中", "タナカ"), ("伊藤", "イトウ"),
-            ("渡辺", "ワタナベ"), ("山本", "ヤマモト"), ("中村", "ナカムラ"), ("小林", "コバヤシ"), ("加藤", "カトウ")]
-GIVEN = [("翔太", "ショウタ", "1"), ("大輝", "ダイキ", "1"), ("健一", "ケンイチ", "1"), ("美咲", "ミサキ", "2"),
-         ("陽菜", "ヒナ", "2"), ("恵子", "ケイコ", "2"), ("蓮", "レン", "1"), ("結衣", "ユイ", "2")]
-CITIES = ["東京都新宿区西新宿二丁目8番1号", "大阪府大阪市中央区大手前二丁目1番22号", "北海道札幌市中央区北1条西2丁目",
-          "福岡県福岡市中央区天神一丁目8番1号", "宮城県仙台市青葉区国分町三丁目7番1号"]
+SURNAMES = [
+    ("佐藤", "サトウ"),
+    ("鈴木", "スズキ"),
+    ("高橋", "タカハシ"),
+    ("田中", "タナカ"),
+    ("伊藤", "イトウ"),
+    ("渡辺", "ワタナベ"),
+    ("山本", "ヤマモト"),
+    ("中村", "ナカムラ"),
+    ("小林", "コバヤシ"),
+    ("加藤", "カトウ"),
+]
+GIVEN = [
+    ("翔太", "ショウタ", "1"),
+    ("大輝", "ダイキ", "1"),
+    ("健一", "ケンイチ", "1"),
+    ("美咲", "ミサキ", "2"),
+    ("陽菜", "ヒナ", "2"),
+    ("恵子", "ケイコ", "2"),
+    ("蓮", "レン", "1"),
+    ("結衣", "ユイ", "2"),
+]
+CITIES = [
+    "東京都新宿区西新宿二丁目8番1号",
+    "大阪府大阪市中央区大手前二丁目1番22号",
+    "北海道札幌市中央区北1条西2丁目",
+    "福岡県福岡市中央区天神一丁目8番1号",
+    "宮城県仙台市青葉区国分町三丁目7番1号",
+]
 BATCH = 2000
 
 
@@ -41,7 +64,7 @@ class Command(BaseCommand):
             return
         if count:
             started = time.perf_counter()
-            self._residents(count, random.Random(options["seed"]))
+            self._residents(count, random.Random(options["seed"]))  # noqa: S311 -- synthetic data, not secrets
             self.stdout.write(f"{count} synthetic residents in {time.perf_counter() - started:.1f} s")
 
     def _staff(self) -> None:
@@ -55,8 +78,13 @@ class Command(BaseCommand):
         for start in range(0, count, BATCH):
             size = min(BATCH, count - start)
             with transaction.atomic():
+                # "!" is Django's mark for an unusable password: synthetic residents log in by card only.
+                unusable = "!"
                 users = User.objects.bulk_create(
-                    [User(username=f"synthetic-{secrets.token_hex(8)}", password="!") for _ in range(size)]
+                    [
+                        User(username=f"synthetic-{secrets.token_hex(8)}", password=unusable)
+                        for _ in range(size)
+                    ]
                 )
                 Resident.objects.bulk_create(
                     [self._synthetic(user, rng) for user in users], batch_size=BATCH, ignore_conflicts=False
