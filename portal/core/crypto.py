@@ -48,7 +48,10 @@ class FieldCipher:
             kid, _, encoded = item.strip().partition(":")
             if not kid or not encoded or "$" in kid:
                 raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS entries look like 'kid:base64url-key'.")
-            key = _b64decode(encoded)
+            try:
+                key = _b64decode(encoded)
+            except ValueError as exc:
+                raise ImproperlyConfigured(f"Field encryption key {kid!r} is not base64url.") from exc
             if len(key) != 32:
                 raise ImproperlyConfigured(f"Field encryption key {kid!r} must be 32 bytes (AES-256).")
             keys[kid] = key

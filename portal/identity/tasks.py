@@ -11,6 +11,7 @@ from portal.identity import jpki, services
     retry_backoff=True,
     retry_jitter=True,
     max_retries=5,
+    soft_time_limit=50,
     time_limit=60,
 )
 def refresh_crl() -> str:

@@ -48,6 +48,7 @@ def _signing_context(request: HttpRequest, signing_request: SigningRequest) -> d
         "card_app_link": link,
         "qr_svg": qr_svg(link),
         "status_url": reverse("identity:signing-status", args=[signing_request.id]),
+        "valid_minutes": max(1, settings.SIGNING_REQUEST_TTL // 60),
     }
 
 
@@ -196,6 +197,44 @@ def signing_status(request: HttpRequest, request_id: UUID) -> JsonResponse:
 
 
 # --- step-up -----------------------------------------------------------------------------------------
+
+STEPUP_PARAM = "stepup"
+
+
+def signed_act(
+    request: HttpRequest,
+    *,
+    act: str,
+    payload: dict[str, Any],
+    summary_ja: str,
+    summary_en: str,
+    next_url: str,
+) -> services.StepUpProof | HttpResponse:
+    """For feature views: proof that the session resident signed exactly this act, or a redirect to sign.
+
+    A feature view calls it twice with the same act and payload: first it sends the browser to sign; the
+    browser then comes back as a POST to `next_url?stepup=<id>`, and the signed request is confirmed once.
+    Raises PortalError when the signature is missing, stale, used or for something else.
+    """
+    request_id = request.GET.get(STEPUP_PARAM)
+    if request.method == "POST" and request_id:
+        try:
+            request_uuid = UUID(request_id)
+        except ValueError as exc:
+            raise PortalError(
+                "unknown_request", "この要求は見つかりません。", "This request does not exist.", 404
+            ) from exc
+        return services.stepup_confirm(
+            request_id=request_uuid,
+            resident=request.user.resident,
+            browser_key=_browser_key(request),
+            act=act,
+            payload=payload,
+        )
+    return stepup_redirect(
+        request, act=act, summary_ja=summary_ja, summary_en=summary_en, payload=payload, next_url=next_url
+    )
+
 
 
 def stepup_redirect(
