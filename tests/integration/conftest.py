@@ -1,16 +1,22 @@
 """Real processes for integration tests: a Celery worker on the real Redis broker and the test database."""
 
+import json
 import os
+import secrets
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from django.conf import settings
 from django.db import connection
+from joserfc.jwk import ECKey
 
 from portal.celery import QUEUES
 from portal.celery import app as celery_app
@@ -92,3 +98,88 @@ def celery_worker(worker_environment, tmp_path_factory) -> Iterator[subprocess.P
         if process.poll() is not None:
             pytest.fail(f"the Celery worker exited at start:\n{log_path.read_text()}")
         yield process
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class AgencySimulator:
+    url: str
+    control_token: str
+    key_file: Path
+    jwks_file: Path
+    process: subprocess.Popen
+
+    def set_faults(self, agency_id: str, **faults) -> None:
+        response = httpx.put(
+            f"{self.url}/_control/agencies/{agency_id}",
+            json=faults,
+            headers={"X-Control-Token": self.control_token},
+            timeout=5,
+        )
+        response.raise_for_status()
+
+    def clear_faults(self, agency_id: str) -> None:
+        httpx.delete(
+            f"{self.url}/_control/agencies/{agency_id}",
+            headers={"X-Control-Token": self.control_token},
+            timeout=5,
+        ).raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def agency_simulator(tmp_path_factory) -> Iterator[AgencySimulator]:
+    """The agency simulator in its own process, trusting a client key made for this run."""
+    directory = tmp_path_factory.mktemp("agency")
+    key = ECKey.generate_key("P-256", private=True)
+    key_file, jwks_file = directory / "client.pem", directory / "client.jwks.json"
+    key_file.write_bytes(key.as_pem(private=True))
+    public = {**key.as_dict(private=False), "kid": key.thumbprint(), "use": "sig", "alg": "ES256"}
+    jwks_file.write_text(json.dumps({"keys": [public]}))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    token = secrets.token_urlsafe(16)
+    environment = {
+        **os.environ,
+        "AGENCY_SIM_DATA_DIR": str(directory / "data"),
+        "AGENCY_SIM_CLIENT_JWKS": str(jwks_file),
+        "AGENCY_SIM_PUBLIC_URL": url,
+        "AGENCY_SIM_CONTROL_TOKEN": token,
+    }
+    log_path = directory / "agency.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "simulators.agency", "serve", "--port", str(port)],
+            cwd=REPO,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+        def healthy() -> bool:
+            if process.poll() is not None:
+                pytest.fail(f"the agency simulator exited at start:\n{log_path.read_text()}")
+            try:
+                return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        try:
+            wait_until(healthy, timeout=30, what="the agency simulator's /healthz")
+            yield AgencySimulator(url, token, key_file, jwks_file, process)
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+
+
+@pytest.fixture
+def portal_to_agency(settings, agency_simulator) -> AgencySimulator:
+    """Points the portal's agency client at the simulator of this run."""
+    settings.AGENCY_BASE_URL = agency_simulator.url
+    settings.AGENCY_CLIENT_KEY_FILE = str(agency_simulator.key_file)
+    settings.AGENCY_CLIENT_JWKS_FILE = str(agency_simulator.jwks_file)
+    return agency_simulator
