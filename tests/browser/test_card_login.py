@@ -1,0 +1,103 @@
+"""Logging in with the card in a real browser: the portal's QR page, the card app in a second tab, the
+waiting page moving on by itself, the user folder on first login, the dashboard and logging out."""
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import CardApp
+from tests.conftest import PEOPLE
+
+pytestmark = pytest.mark.browser
+
+PERSON = PEOPLE["yamada-hanako"]
+
+
+def _open_card_app(page: Page, card_app: CardApp) -> Page:
+    """Follows the portal's "open the card app" link, which opens a new tab."""
+    link = page.locator("#card-app-link")
+    expect(link).to_have_attribute("href", re.compile(rf"^{re.escape(card_app.url)}/approve\?request=http"))
+    with page.context.expect_page() as opened:
+        link.click()
+    card_page = opened.value
+    card_page.wait_for_load_state()
+    return card_page
+
+
+def _approve(card_page: Page, *, certificate: str, card_id: str, secret: str) -> None:
+    expect(card_page.locator("#certificate")).to_have_attribute("data-certificate", certificate)
+    card_page.locator("#card").select_option(card_id)
+    card_page.locator("#secret").fill(secret)
+    card_page.locator("#approve").click()
+
+
+def test_first_login_registers_shows_masked_number_and_logs_out(
+    page: Page, live_server, portal_with_card_app: CardApp
+):
+    card_app = portal_with_card_app
+    page.goto(f"{live_server.url}/login/")
+    expect(page.locator(".signing__qr svg")).to_be_visible()
+
+    card_page = _open_card_app(page, card_app)
+    _approve(card_page, certificate="auth", card_id="yamada-hanako", secret=PERSON["card"]["pin"])
+    expect(card_page.locator("#result")).to_have_attribute("data-status", "accepted")
+    card_page.close()
+
+    # First login: the waiting page moves on to the user folder, which needs the signature certificate.
+    expect(page).to_have_url(re.compile(r"/login/register/[0-9a-f-]+/$"))
+    card_page = _open_card_app(page, card_app)
+    expect(card_page.locator(".warn")).to_contain_text("My Number will be read")
+    _approve(card_page, certificate="signature", card_id="yamada-hanako", secret=PERSON["card"]["password"])
+    expect(card_page.locator("#result")).to_have_attribute("data-status", "accepted")
+    card_page.close()
+
+    expect(page).to_have_url(f"{live_server.url}/")
+    expect(page.locator("#greeting")).to_contain_text(PERSON["name"])
+    expect(page.locator("#my-number-masked")).to_have_text("●●●● ●●●● " + PERSON["my_number"][-4:])
+    assert PERSON["my_number"] not in page.content()
+
+    page.locator("#logout").click()
+    expect(page.locator("#logged-out")).to_be_visible()
+    page.goto(f"{live_server.url}/")
+    expect(page).to_have_url(f"{live_server.url}/login/?next=/")
+    expect(page.locator("#logout")).to_have_count(0)
+
+
+def test_language_switch_shows_login_page_in_english(page: Page, live_server, portal_with_card_app: CardApp):
+    page.goto(f"{live_server.url}/login/")
+    expect(page.locator("h1")).to_have_text("マイナンバーカードでログイン")
+
+    page.locator(".lang-switch button[value=en]").click()
+
+    expect(page).to_have_url(f"{live_server.url}/login/")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("h1")).to_have_text("Log in with your My Number Card")
+    expect(page.locator("#card-app-link")).to_have_text("Open the card app")
+    expect(page.locator("#signing-status")).to_have_text("Waiting for your card…")
+    expect(page.locator(".lang-switch button[value=ja]")).to_have_text("日本語")
+
+
+def test_wrong_pin_is_refused_by_card_app_and_portal_stays_logged_out(
+    page: Page, live_server, portal_with_card_app: CardApp
+):
+    card_app = portal_with_card_app
+    page.goto(f"{live_server.url}/login/")
+    waiting = page.locator("#signing-status").inner_text()
+    card_page = _open_card_app(page, card_app)
+
+    _approve(card_page, certificate="auth", card_id="yamada-hanako", secret="9999")
+
+    result = card_page.locator("#result")
+    expect(result).to_have_attribute("data-status", "card-error")
+    expect(result).to_have_attribute("data-code", "wrong_secret")
+    expect(card_page.locator("#message-en")).to_contain_text("Wrong PIN")
+    expect(card_page.locator("#message-en")).to_contain_text("2 tries left")
+    # A poll of the waiting page sent after the refusal still finds the request pending.
+    with page.expect_request(re.compile(r"/signing/[0-9a-f-]+/status/$")) as polled:
+        pass
+    assert polled.value.response().json() == {"status": "pending"}
+    expect(page).to_have_url(f"{live_server.url}/login/")
+    expect(page.locator("#signing-status")).to_have_text(waiting)
+    page.goto(f"{live_server.url}/")
+    expect(page).to_have_url(f"{live_server.url}/login/?next=/")
