@@ -157,6 +157,8 @@ else:
         }
     }
     _broker_dir = VAR_DIR / "broker"
+    # kombu's filesystem transport does not create its folders; every process may be the first to start.
+    (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
