@@ -177,6 +177,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "refresh-crl": {"task": "identity.refresh_crl", "schedule": timedelta(minutes=30)},
     "purge-signing-requests": {"task": "identity.purge_signing_requests", "schedule": timedelta(hours=1)},
+    "history-partitions": {"task": "history.ensure_partitions", "schedule": timedelta(hours=24)},
 }
 
 # Sessions: server-side, idle timeout for the desk-terminal case (SPEC 4).

@@ -42,10 +42,15 @@ class ReleaseRecord(models.Model):
     legal_basis = models.CharField(max_length=200, blank=True)
     channel = models.CharField(max_length=20, choices=Channel.choices)
     occurred_at = models.DateTimeField()
+    # Deferred disclosure: a release under a legal basis that allows it (a criminal investigation, say)
+    # is recorded at once but shown to the resident only from this time; auditors see it at once.
+    disclose_from = models.DateTimeField(null=True, blank=True)
     prev_hash = models.CharField(max_length=64)
     record_hash = models.CharField(max_length=64)
 
     class Meta:
+        # On PostgreSQL the table is partitioned by month (migration 0003): the real primary key is
+        # (id, occurred_at) and (owner, seq) is indexed, not unique, there; the chain head serialises seq.
         constraints: ClassVar = [models.UniqueConstraint(fields=["owner", "seq"], name="release_owner_seq")]
         indexes: ClassVar = [models.Index(fields=["owner", "-occurred_at"])]
 
@@ -62,3 +67,55 @@ class ChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"chain head #{self.seq}"
+
+
+class DailyRoot(models.Model):
+    """The signed root of every chain as it stood at the end of one day, published for anyone to keep.
+
+    A copy kept outside the portal lets anyone prove later that no chain was rewritten after that day,
+    even by someone able to recompute every hash in the database.
+    """
+
+    day = models.DateField(unique=True)
+    chain_count = models.PositiveIntegerField()
+    record_count = models.PositiveBigIntegerField()
+    root_hash = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=64)
+    signature = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"root of {self.day}: {self.root_hash[:12]}"
+
+
+class AlertPreference(models.Model):
+    """Whom the resident wants to hear about: reads by firms and proxies on request; staff reads always."""
+
+    resident = models.OneToOneField(Resident, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    on_firm_reads = models.BooleanField(default=False)
+    on_proxy_reads = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"alert preference of {self.resident_id}"
+
+
+class ReleaseAlert(models.Model):
+    """One "someone read your data" message, made in the same transaction as the record it is about."""
+
+    resident = models.ForeignKey(Resident, on_delete=models.CASCADE, related_name="release_alerts")
+    record_seq = models.PositiveBigIntegerField()
+    actor_type = models.CharField(max_length=10, choices=ActorType.choices)
+    actor_label = models.CharField(max_length=200)
+    category = models.CharField(max_length=50)
+    occurred_at = models.DateTimeField()
+    # A deferred release alerts nobody before its disclosure date: the alert would disclose it.
+    visible_from = models.DateTimeField()
+    read_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes: ClassVar = [models.Index(fields=["resident", "visible_from"])]
+
+    def __str__(self) -> str:
+        return f"alert #{self.record_seq} for {self.resident_id}"

@@ -32,6 +32,7 @@ def chain_first_broken_seq(*, owner: Resident) -> int | None:
             legal_basis=row.legal_basis,
             channel=row.channel,
             occurred_at=row.occurred_at,
+            disclose_from=row.disclose_from,
             prev_hash=row.prev_hash,
         )
         if row.seq != expected_seq or row.prev_hash != expected_prev or row.record_hash != digest:

@@ -9,10 +9,10 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from portal.history.models import ActorType, ChainHead, ReleaseRecord
+from portal.history.models import ActorType, AlertPreference, ChainHead, ReleaseAlert, ReleaseRecord
 from portal.identity.models import Resident, User
 
 GENESIS_HASH = "0" * 64
@@ -38,6 +38,15 @@ class Actor:
     def for_agency(cls, agency_id: str, name: str) -> "Actor":
         return cls(type=ActorType.AGENCY, ref=agency_id, label=name)
 
+    @classmethod
+    def for_proxy(cls, proxy: Resident) -> "Actor":
+        """Someone acting for the owner: the owner reads the proxy's name, as the proxy's own card gave it."""
+        return cls(type=ActorType.PROXY, ref=str(proxy.public_id), label=proxy.name)
+
+    @classmethod
+    def for_firm(cls, firm_ref: str, legal_name: str) -> "Actor":
+        return cls(type=ActorType.FIRM, ref=firm_ref, label=legal_name)
+
 
 def record_digest(
     *,
@@ -50,6 +59,7 @@ def record_digest(
     legal_basis: str,
     channel: str,
     occurred_at: datetime,
+    disclose_from: datetime | None,
     prev_hash: str,
 ) -> str:
     canonical = json.dumps(
@@ -65,6 +75,7 @@ def record_digest(
             legal_basis,
             channel,
             occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
+            disclose_from.astimezone(UTC).isoformat(timespec="microseconds") if disclose_from else None,
             prev_hash,
         ],
         ensure_ascii=False,
@@ -82,12 +93,19 @@ def release_record(
     purpose: str,
     channel: str,
     legal_basis: str = "",
+    disclose_from: datetime | None = None,
 ) -> ReleaseRecord:
-    """Commits the record of one release; call it before the data leaves, and release only if it returns."""
+    """Commits the record of one release; call it before the data leaves, and release only if it returns.
+
+    `disclose_from` defers what the resident sees (and any alert) to that time, for releases whose legal
+    basis allows it; the record itself is made now, like any other.
+    """
     for attempt in range(2):
         try:
             with transaction.atomic(durable=True):
-                return _append(owner, actor, category, items, purpose, channel, legal_basis)
+                record = _append(owner, actor, category, items, purpose, channel, legal_basis, disclose_from)
+                _alert_if_wanted(record)
+                return record
         except IntegrityError:
             # Two first releases for one resident raced to create the chain head; the loser retries.
             if attempt:
@@ -103,6 +121,7 @@ def _append(
     purpose: str,
     channel: str,
     legal_basis: str,
+    disclose_from: datetime | None,
 ) -> ReleaseRecord:
     head = ChainHead.objects.select_for_update().filter(owner=owner).first()
     if head is None:
@@ -119,6 +138,7 @@ def _append(
         legal_basis=legal_basis,
         channel=channel,
         occurred_at=occurred_at,
+        disclose_from=disclose_from,
         prev_hash=head.head_hash,
     )
     record = ReleaseRecord.objects.create(
@@ -133,6 +153,7 @@ def _append(
         legal_basis=legal_basis,
         channel=channel,
         occurred_at=occurred_at,
+        disclose_from=disclose_from,
         prev_hash=head.head_hash,
         record_hash=digest,
     )
@@ -140,3 +161,41 @@ def _append(
     head.head_hash = digest
     head.save(update_fields=["seq", "head_hash"])
     return record
+
+
+def _alert_if_wanted(record: ReleaseRecord) -> None:
+    """Staff reads always alert; firm and proxy reads when the resident asked (SPEC 2.3, issue 3)."""
+    if record.actor_type == ActorType.STAFF:
+        wanted = True
+    elif record.actor_type in (ActorType.FIRM, ActorType.PROXY):
+        preference = AlertPreference.objects.filter(resident_id=record.owner_id).first()
+        wanted = preference is not None and (
+            preference.on_firm_reads if record.actor_type == ActorType.FIRM else preference.on_proxy_reads
+        )
+    else:
+        wanted = False
+    if wanted:
+        ReleaseAlert.objects.create(
+            resident_id=record.owner_id,
+            record_seq=record.seq,
+            actor_type=record.actor_type,
+            actor_label=record.actor_label,
+            category=record.category,
+            occurred_at=record.occurred_at,
+            visible_from=record.disclose_from or record.occurred_at,
+        )
+
+
+def partitions_ensure_ahead(*, months: int = 3) -> list[str]:
+    """Creates the month partitions from this month to `months` ahead (PostgreSQL; a no-op elsewhere).
+
+    Run daily by beat, so a new month's rows never fall into the default partition.
+    """
+    if connection.vendor != "postgresql":
+        return []
+    names = []
+    with connection.cursor() as cursor:
+        for offset in range(months + 1):
+            cursor.execute("SELECT history_ensure_month(now() + %s * interval '1 month')", [offset])
+            names.append(cursor.fetchone()[0])
+    return names

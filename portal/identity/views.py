@@ -236,7 +236,6 @@ def signed_act(
     )
 
 
-
 def stepup_redirect(
     request: HttpRequest,
     *,

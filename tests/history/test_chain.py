@@ -177,3 +177,24 @@ def test_dashboard_shows_nothing_if_the_record_cannot_be_written(client, trusted
     assert page.status_code == 500
     assert "山田 花子" not in page.content.decode()
     assert "history unavailable" not in page.content.decode()
+
+
+def test_history_is_partitioned_by_month_on_postgresql(chained):
+    resident, records = chained
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT tableoid::regclass::text FROM history_releaserecord WHERE owner_id = %s",
+            [resident.pk],
+        )
+        partitions = {row[0] for row in cursor.fetchall()}
+    assert partitions == {f"history_releaserecord_{records[0].occurred_at:%Y%m}"}
+
+
+def test_partitions_are_made_ahead_of_time(db):
+    from portal.history.services import partitions_ensure_ahead
+
+    names = partitions_ensure_ahead(months=4)
+    assert len(names) == 5
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM history_releaserecord_default")
+        assert cursor.fetchone()[0] == 0
