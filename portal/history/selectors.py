@@ -1,14 +1,43 @@
 """Reads of the access history."""
 
-from django.db.models import QuerySet
+import datetime as dt
 
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from portal.history.filters import HistoryFilter
 from portal.history.models import ChainHead, ReleaseRecord
 from portal.history.services import GENESIS_HASH, Actor, record_digest
 from portal.identity.models import Resident
 
 
 def release_list(*, owner: Resident) -> QuerySet[ReleaseRecord]:
+    """Every record of one resident, deferred ones included: for auditors and verification, not residents."""
     return ReleaseRecord.objects.filter(owner=owner).order_by("-seq")
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def resident_release_list(
+    *, owner: Resident, history_filter: HistoryFilter | None = None, now: dt.datetime | None = None
+) -> QuerySet[ReleaseRecord]:
+    """What the resident may see of their history, newest first: deferred records only from their date."""
+    now = now or timezone.now()
+    records = ReleaseRecord.objects.filter(owner=owner).filter(
+        Q(disclose_from__isnull=True) | Q(disclose_from__lte=now)
+    )
+    f = history_filter or HistoryFilter()
+    if f.date_from:
+        records = records.filter(occurred_at__gte=_day_start(f.date_from))
+    if f.date_to:
+        records = records.filter(occurred_at__lt=_day_start(f.date_to + dt.timedelta(days=1)))
+    if f.actor_type:
+        records = records.filter(actor_type=f.actor_type)
+    if f.category:
+        records = records.filter(category=f.category)
+    return records.order_by("-occurred_at", "-seq")
 
 
 def chain_first_broken_seq(*, owner: Resident) -> int | None:

@@ -1,0 +1,94 @@
+"""How a release record reads to a resident: one plain sentence in Japanese or English.
+
+"さくら銀行が、住宅ローンの審査のため、あなたの所得・住民税を取得しました。" /
+"Sakura Bank received your income and resident tax for a mortgage application."
+"""
+
+from dataclasses import dataclass
+
+from portal.core.categories import category_label
+from portal.history.models import ActorType, Channel, ReleaseRecord
+
+# Purposes the portal itself records, by code; firms' and agencies' purposes are stored as their text.
+PURPOSES: dict[str, tuple[str, str]] = {
+    "dashboard": ("トップページの表示", "showing your home page"),
+    "myinfo_view": ("わたしの情報の表示", "showing your information"),
+    "myinfo_export": ("わたしの情報のダウンロード", "downloading your information"),
+    "history_view": ("アクセス記録の表示", "showing your access history"),
+    "history_export": ("アクセス記録のダウンロード", "downloading your access history"),
+    "notice_view": ("お知らせの表示", "showing a notice"),
+    "support": ("お問い合わせへの対応", "answering a support request"),
+}
+
+VERBS: dict[str, tuple[str, str]] = {
+    Channel.WEB: ("画面に表示", "viewed"),
+    Channel.EXPORT: ("ダウンロード", "downloaded"),
+    Channel.FIRM_API: ("取得", "received"),
+    Channel.AGENCY_API: ("照会", "looked up"),
+    Channel.ADMIN: ("閲覧", "viewed"),
+    Channel.NOTIFICATION: ("通知に表示", "showed in a notification"),
+}
+
+
+def actor_text(record: ReleaseRecord, language: str) -> str:
+    en = language == "en"
+    if record.actor_type == ActorType.RESIDENT:
+        return "You" if en else "ご本人"
+    if record.actor_type == ActorType.PROXY:
+        return f"Your proxy {record.actor_label}" if en else f"代理人の{record.actor_label}さん"
+    if record.actor_type == ActorType.STAFF:
+        return f"Portal staff ({record.actor_label})" if en else f"ポータル職員（{record.actor_label}）"
+    return record.actor_label
+
+
+def purpose_text(purpose: str, language: str) -> str:
+    known = PURPOSES.get(purpose)
+    if known is None:
+        return purpose
+    return known[1] if language == "en" else known[0]
+
+
+def describe(record: ReleaseRecord, language: str) -> str:
+    """The plain-language line for one record."""
+    verb_ja, verb_en = VERBS.get(record.channel, ("利用", "used"))
+    actor = actor_text(record, language)
+    category = category_label(record.category, language)
+    purpose = purpose_text(record.purpose, language)
+    if language == "en":
+        subject = "your" if record.actor_type != ActorType.RESIDENT else "your own"
+        sentence = f"{actor} {verb_en} {subject} {category}"
+        return f"{sentence} for {purpose}." if purpose else f"{sentence}."
+    purpose_part = f"{purpose}のため、" if purpose else ""
+    whose = "" if record.actor_type == ActorType.RESIDENT else "あなたの"
+    return f"{actor}が、{purpose_part}{whose}{category}を{verb_ja}しました。"
+
+
+@dataclass(frozen=True)
+class RecordLine:
+    """What the history page, the exports and the alerts show of one record."""
+
+    seq: int
+    occurred_at: object
+    actor_type: str
+    actor: str
+    category: str
+    items: list
+    purpose: str
+    legal_basis: str
+    channel: str
+    sentence: str
+
+
+def record_line(record: ReleaseRecord, language: str) -> RecordLine:
+    return RecordLine(
+        seq=record.seq,
+        occurred_at=record.occurred_at,
+        actor_type=record.actor_type,
+        actor=actor_text(record, language),
+        category=category_label(record.category, language),
+        items=list(record.items),
+        purpose=purpose_text(record.purpose, language),
+        legal_basis=record.legal_basis,
+        channel=record.channel,
+        sentence=describe(record, language),
+    )
