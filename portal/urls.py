@@ -12,5 +12,6 @@ urlpatterns = [
     path("staff/admin/", admin.site.urls),
     path("", include("portal.identity.urls")),
     path("", include("portal.dashboard.urls")),
+    path("", include("portal.history.urls")),
     path("api/", include("api.urls")),
 ]

@@ -53,6 +53,7 @@ class ReleaseRecord(models.Model):
         # (id, occurred_at) and (owner, seq) is indexed, not unique, there; the chain head serialises seq.
         constraints: ClassVar = [models.UniqueConstraint(fields=["owner", "seq"], name="release_owner_seq")]
         indexes: ClassVar = [models.Index(fields=["owner", "-occurred_at"])]
+        permissions: ClassVar = [("view_release_statistics", "Can view release statistics (auditor)")]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.actor_label}: {self.category}"

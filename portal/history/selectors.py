@@ -37,7 +37,8 @@ def resident_release_list(
         records = records.filter(actor_type=f.actor_type)
     if f.category:
         records = records.filter(category=f.category)
-    return records.order_by("-occurred_at", "-seq")
+    # seq grows with time in each chain, so "newest first" is "-seq", served by the (owner, seq) index.
+    return records.order_by("-seq")
 
 
 def chain_first_broken_seq(*, owner: Resident) -> int | None:

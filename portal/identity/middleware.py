@@ -1,4 +1,5 @@
-"""Ends idle sessions (SPEC 4: default 15 minutes) and sessions revoked after a refused step-up."""
+"""Ends idle sessions (SPEC 4: default 15 minutes), residents' and staff's alike, and sessions revoked
+after a refused step-up."""
 
 import time
 from collections.abc import Callable
@@ -22,10 +23,11 @@ class IdleTimeoutMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
-        if user.is_authenticated and not user.is_staff:
+        if user.is_authenticated:
             now = time.time()
-            last_seen = request.session.get(SESSION_LAST_SEEN, 0)
-            login_at = request.session.get(SESSION_LOGIN_AT, 0)
+            # Card logins set both at login; other logins (staff, auditors) are timed from their first page.
+            last_seen = request.session.setdefault(SESSION_LAST_SEEN, now)
+            login_at = request.session.setdefault(SESSION_LOGIN_AT, now)
             revoked_after = user.sessions_valid_after.timestamp() if user.sessions_valid_after else 0
             if now - last_seen > settings.SESSION_IDLE_TIMEOUT or login_at < revoked_after:
                 idle = now - last_seen > settings.SESSION_IDLE_TIMEOUT
@@ -36,7 +38,7 @@ class IdleTimeoutMiddleware:
                     if idle
                     else _("安全のためログアウトしました。"),
                 )
-                return redirect("identity:login")
+                return redirect("identity:login" if hasattr(user, "resident") else "admin:login")
             if now - last_seen > LAST_SEEN_GRANULARITY:
                 request.session[SESSION_LAST_SEEN] = now
         return self.get_response(request)

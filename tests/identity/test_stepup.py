@@ -152,3 +152,16 @@ def test_active_session_stays(hanako, settings):
     session[SESSION_LAST_SEEN] = time.time() - settings.SESSION_IDLE_TIMEOUT + 60
     session.save()
     assert hanako.get("/").status_code == 200
+
+
+def test_staff_sessions_time_out_too(client, settings):
+    from portal.identity.models import User
+
+    staff = User.objects.create_superuser("admin-idle", "a long enough password 1")
+    client.force_login(staff)
+    assert client.get("/staff/admin/").status_code == 200
+    session = client.session
+    session[SESSION_LAST_SEEN] = time.time() - settings.SESSION_IDLE_TIMEOUT - 1
+    session.save()
+    response = client.get("/staff/admin/")
+    assert response.status_code == 302 and response["Location"].startswith("/staff/admin/login/")

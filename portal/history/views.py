@@ -1,0 +1,108 @@
+"""The resident's access history (/history/), their alert settings, and the auditors' statistics.
+
+Thin: parsing and rendering here, rules in services, filters and selectors.
+"""
+
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from portal.core.categories import CATEGORIES
+from portal.core.errors import PortalError
+from portal.history import alerts, selectors, statistics
+from portal.history.filters import HistoryFilter, history_filter_parse
+from portal.history.models import ActorType, Channel
+from portal.history.presentation import record_line
+from portal.history.services import Actor, release_record
+
+PAGE_SIZE = 50
+
+
+def _resident_or_none(request: HttpRequest):
+    return getattr(request.user, "resident", None)
+
+
+def _before_seq(request: HttpRequest) -> int | None:
+    raw = request.GET.get("before", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise PortalError(
+            "bad_page", "ページの指定が正しくありません。", "The page requested is not valid.", 400
+        )
+    return int(raw)
+
+
+@never_cache
+@login_required
+@require_GET
+def history_page(request: HttpRequest) -> HttpResponse:
+    resident = _resident_or_none(request)
+    if resident is None:
+        return redirect("admin:index")
+    language = get_language() or "ja"
+    context = {
+        "actor_types": ActorType.choices,
+        "categories": [(c.code, c.label(language)) for c in CATEGORIES.values()],
+    }
+    try:
+        history_filter = history_filter_parse(request.GET)
+        before = _before_seq(request)
+    except PortalError as error:
+        context.update(error=error, history_filter=HistoryFilter(), raw=request.GET, lines=[])
+        return render(request, "history/list.html", context, status=error.status)
+
+    # The history is personal data too: its display is recorded before anything is shown.
+    release_record(
+        owner=resident,
+        actor=Actor.for_resident(resident),
+        category="access_history",
+        items=["records"],
+        purpose="history_view",
+        channel=Channel.WEB,
+    )
+    records = selectors.resident_release_list(owner=resident, history_filter=history_filter)
+    if before is not None:
+        records = records.filter(seq__lt=before)
+    page = list(records[: PAGE_SIZE + 1])
+    lines = [record_line(record, language) for record in page[:PAGE_SIZE]]
+    context.update(
+        history_filter=history_filter,
+        raw=request.GET,
+        lines=lines,
+        older_than=lines[-1].seq if len(page) > PAGE_SIZE else None,
+        query=history_filter.as_query(),
+        alerts=alerts.unread_alerts_take(resident=resident, now=timezone.now()),
+    )
+    return render(request, "history/list.html", context)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def alert_settings(request: HttpRequest) -> HttpResponse:
+    resident = _resident_or_none(request)
+    if resident is None:
+        return redirect("admin:index")
+    if request.method == "POST":
+        alerts.alert_preference_set(
+            resident=resident,
+            on_firm_reads=request.POST.get("on_firm_reads") == "on",
+            on_proxy_reads=request.POST.get("on_proxy_reads") == "on",
+        )
+        return redirect("history:alert-settings")
+    preference = alerts.alert_preference_get(resident=resident)
+    return render(request, "history/alert_settings.html", {"preference": preference})
+
+
+@never_cache
+@permission_required("history.view_release_statistics", raise_exception=True)
+@require_GET
+def audit_page(request: HttpRequest) -> HttpResponse:
+    """For an oversight body: counts only, never a resident, a name or a record."""
+    language = get_language() or "ja"
+    return render(request, "history/audit.html", statistics.release_statistics(language=language))

@@ -1,0 +1,201 @@
+"""The resident's /history/ page, deferred disclosure, alerts and the auditor's statistics."""
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from portal.history import selectors
+from portal.history.models import ActorType, Channel, ReleaseAlert, ReleaseRecord
+from portal.history.services import Actor, release_record
+from portal.identity.models import Resident, User
+from tests.factories import ResidentFactory
+from tests.helpers import login_with_card
+
+pytestmark = pytest.mark.django_db
+
+BANK = Actor.for_firm("firm:sakura", "さくら銀行株式会社")
+TAX_OFFICE = Actor.for_agency("municipal-tax", "デモ市 税務課")
+
+
+def _release(
+    owner, actor, *, category="income_tax", purpose="住宅ローンの審査", channel=Channel.FIRM_API, **kw
+):
+    return release_record(
+        owner=owner, actor=actor, category=category, items=["income"], purpose=purpose, channel=channel, **kw
+    )
+
+
+@pytest.fixture
+def hanako(client, trusted_jpki) -> Resident:
+    login_with_card(client, trusted_jpki, "yamada-hanako")
+    return Resident.objects.get(name="山田 花子")
+
+
+def test_history_shows_plain_sentences_newest_first(client, hanako):
+    _release(hanako, TAX_OFFICE, purpose="児童手当の認定", channel=Channel.AGENCY_API, category="household")
+    _release(hanako, BANK)
+    page = client.get("/history/")
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "さくら銀行株式会社が、住宅ローンの審査のため、あなたの所得・住民税を取得しました。" in body
+    assert body.index("さくら銀行株式会社が") < body.index("デモ市 税務課が")
+
+
+def test_viewing_the_history_is_itself_recorded(client, hanako):
+    client.get("/history/")
+    latest = ReleaseRecord.objects.filter(owner=hanako).latest("seq")
+    assert (latest.category, latest.purpose, latest.channel) == ("access_history", "history_view", "web")
+
+
+def test_history_in_english(client, hanako):
+    _release(hanako, BANK, purpose="a mortgage application")
+    client.get("/")
+    client.post("/i18n/setlang/", {"language": "en", "next": "/history/"})
+    body = client.get("/history/").content.decode()
+    assert "さくら銀行株式会社 received your income and resident tax for a mortgage application." in body
+    assert "You viewed your own identity (name, My Number and such) for showing your home page." in body
+
+
+def test_filters_by_actor_category_and_period(client, hanako):
+    _release(hanako, BANK)
+    _release(hanako, TAX_OFFICE, category="household", channel=Channel.AGENCY_API)
+    only_firms = client.get("/history/", {"actor": "firm"}).content.decode()
+    assert "さくら銀行株式会社" in only_firms and "デモ市 税務課" not in only_firms
+    only_household = client.get("/history/", {"category": "household"}).content.decode()
+    assert "デモ市 税務課" in only_household and "さくら銀行株式会社が" not in only_household
+    today = timezone.localdate()
+    long_ago = client.get("/history/", {"from": "2018-01-01", "to": "2018-12-31"}).content.decode()
+    assert 'id="no-records"' in long_ago
+    this_year = client.get("/history/", {"from": f"{today.year}-01-01", "to": today.isoformat()})
+    assert "さくら銀行株式会社" in this_year.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("params", "code", "english"),
+    [
+        ({"from": "2026-13-01"}, "bad_date", "Enter the start date as 2026-04-01."),
+        ({"to": "yesterday"}, "bad_date", "Enter the end date as 2026-04-01."),
+        ({"from": "2099-01-01"}, "future_date", "Dates in the future cannot be used."),
+        (
+            {"from": "2025-05-01", "to": "2025-04-01"},
+            "reversed_range",
+            "The start date is after the end date.",
+        ),
+        ({"from": "1990-01-01"}, "too_early", "There are no records before 1 January 2017."),
+        ({"actor": "martian"}, "unknown_actor", "Unknown kind of actor."),
+        ({"category": "dreams"}, "unknown_category", "Unknown category."),
+        ({"before": "abc"}, "bad_page", "The page requested is not valid."),
+        ({"before": "9" * 40}, "bad_page", "The page requested is not valid."),
+    ],
+)
+def test_bad_filters_give_a_clear_400_and_record_nothing(client, hanako, params, code, english):
+    before = ReleaseRecord.objects.filter(owner=hanako).count()
+    response = client.get("/history/", params)
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert f'data-code="{code}"' in body and english in body
+    assert ReleaseRecord.objects.filter(owner=hanako).count() == before
+
+
+def test_pages_of_fifty_with_an_older_link(client, hanako):
+    for n in range(120):
+        _release(hanako, TAX_OFFICE, purpose=f"照会{n:03d}", channel=Channel.AGENCY_API)
+    first = client.get("/history/")
+    lines = first.content.decode().count('class="history__item')
+    assert lines == 50
+    older = first.context["older_than"]
+    second = client.get("/history/", {"before": older})
+    seqs = [line.seq for line in second.context["lines"]]
+    assert len(seqs) == 50 and max(seqs) < older
+
+
+def test_a_resident_never_sees_another_residents_history(client, hanako):
+    other = ResidentFactory()
+    _release(other, BANK, purpose="他人の住宅ローン")
+    body = client.get("/history/").content.decode()
+    assert "他人の住宅ローン" not in body
+    assert client.get("/history/", {"before": "999999"}).status_code == 200
+    assert "他人の住宅ローン" not in client.get("/history/", {"before": "999999"}).content.decode()
+
+
+def test_deferred_release_is_hidden_until_its_disclosure_date(client, hanako):
+    disclose = timezone.now() + dt.timedelta(days=30)
+    police = Actor.for_agency("prefectural-police", "デモ県警察本部")
+    _release(
+        hanako,
+        police,
+        purpose="捜査関係事項照会",
+        channel=Channel.AGENCY_API,
+        legal_basis="刑事訴訟法第197条第2項",
+        disclose_from=disclose,
+    )
+    assert "デモ県警察本部" not in client.get("/history/").content.decode()
+    before = selectors.resident_release_list(owner=hanako, now=disclose - dt.timedelta(seconds=1))
+    after = selectors.resident_release_list(owner=hanako, now=disclose)
+    assert not before.filter(actor_label="デモ県警察本部").exists()
+    assert after.filter(actor_label="デモ県警察本部").exists()
+
+
+def test_staff_reads_always_alert_and_firm_reads_when_asked(client, hanako):
+    staff = User.objects.create_user("support-1")
+    release_record(
+        owner=hanako,
+        actor=Actor.for_staff(staff, "サポート窓口"),
+        category="identity",
+        items=["name"],
+        purpose="support",
+        channel=Channel.ADMIN,
+    )
+    _release(hanako, BANK)
+    assert list(ReleaseAlert.objects.filter(resident=hanako).values_list("actor_type", flat=True)) == [
+        "staff"
+    ]
+
+    client.post("/history/alerts/", {"on_firm_reads": "on"})
+    _release(hanako, BANK)
+    assert ReleaseAlert.objects.filter(resident=hanako, actor_type=ActorType.FIRM).count() == 1
+
+    page = client.get("/history/").content.decode()
+    assert 'id="alerts"' in page and "サポート窓口" in page
+    assert not ReleaseAlert.objects.filter(resident=hanako, read_at__isnull=True).exists()
+    assert 'id="alerts"' not in client.get("/history/").content.decode()
+
+
+def test_deferred_release_alerts_only_from_its_date(hanako):
+    staff = User.objects.create_user("investigator-liaison")
+    disclose = timezone.now() + dt.timedelta(days=10)
+    release_record(
+        owner=hanako,
+        actor=Actor.for_staff(staff, "捜査機関対応"),
+        category="identity",
+        items=["name"],
+        purpose="捜査関係事項照会への回答",
+        channel=Channel.ADMIN,
+        disclose_from=disclose,
+    )
+    alert = ReleaseAlert.objects.get(resident=hanako)
+    assert alert.visible_from == disclose
+
+
+def test_auditor_sees_counts_only(client, hanako):
+    _release(hanako, BANK)
+    disclose = timezone.now() + dt.timedelta(days=30)
+    _release(hanako, TAX_OFFICE, legal_basis="国税通則法第74条の2", disclose_from=disclose)
+    auditor = User.objects.create_user("auditor-1", password="correct horse battery staple")
+    auditor.groups.add(Group.objects.get(name="auditor"))
+
+    assert client.get("/audit/").status_code == 403  # a resident is no auditor
+    client.logout()
+    client.force_login(auditor)
+    page = client.get("/audit/")
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "さくら銀行株式会社" in body and "国税通則法第74条の2" in body
+    assert "山田 花子" not in body and hanako.my_number not in body
+
+
+def test_history_needs_login(client):
+    response = client.get("/history/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
