@@ -1,0 +1,8 @@
+"""The portal's own settings for the benchmarks, plus a bare view to compare against (bench/urls.py).
+
+Only bench/ uses this module; the environment (bench/environment.py) chooses PostgreSQL and Redis.
+"""
+
+from portal.settings import *  # noqa: F403
+
+ROOT_URLCONF = "bench.urls"
