@@ -1,6 +1,14 @@
 from django.contrib import admin
 
+from portal.history.models import Channel
+from portal.history.services import Actor, release_record
 from portal.identity.models import CardCertificate, Resident, SecurityEvent, User
+
+
+def staff_role(user: User) -> str:
+    """The role residents read in their history: the staff member's first group, or plain "staff"."""
+    group = user.groups.order_by("name").first()
+    return group.name if group else "staff"
 
 
 @admin.register(User)
@@ -12,14 +20,28 @@ class UserAdmin(admin.ModelAdmin):
 
 @admin.register(Resident)
 class ResidentAdmin(admin.ModelAdmin):
-    # The My Number and its hash are never shown to staff here.
-    list_display = ("public_id", "name", "name_kana", "created_at")
-    search_fields = ("name_kana",)
+    # The list shows no personal data; opening one resident is a release, recorded in their history
+    # (and so alerted) before the page is drawn. The My Number and its hash are never shown here.
+    list_display = ("public_id", "created_at")
+    search_fields = ("=public_id",)
     exclude = ("my_number", "my_number_hash")
     readonly_fields = ("user", "public_id", "name", "name_kana", "birth_date", "sex", "address")
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        resident = self.get_object(request, object_id)
+        if resident is not None and self.has_view_or_change_permission(request, resident):
+            release_record(
+                owner=resident,
+                actor=Actor.for_staff(request.user, staff_role(request.user)),
+                category="basic_four",
+                items=["name", "name_kana", "birth_date", "sex", "address"],
+                purpose="support",
+                channel=Channel.ADMIN,
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(CardCertificate)

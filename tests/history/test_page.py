@@ -199,3 +199,16 @@ def test_auditor_sees_counts_only(client, hanako):
 def test_history_needs_login(client):
     response = client.get("/history/")
     assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_staff_opening_a_resident_is_recorded_and_alerted(client, hanako):
+    staff = User.objects.create_superuser("support-2", "a long enough password 2")
+    client.logout()
+    client.force_login(staff)
+    listing = client.get("/staff/admin/identity/resident/")
+    assert listing.status_code == 200 and "山田 花子" not in listing.content.decode()
+    page = client.get(f"/staff/admin/identity/resident/{hanako.pk}/change/")
+    assert page.status_code == 200 and "山田 花子" in page.content.decode()
+    record = ReleaseRecord.objects.filter(owner=hanako).latest("seq")
+    assert (record.actor_type, record.channel, record.category) == ("staff", "admin", "basic_four")
+    assert ReleaseAlert.objects.filter(resident=hanako, actor_type="staff").exists()
