@@ -57,6 +57,12 @@ def test_first_login_registers_shows_masked_number_and_logs_out(
     expect(page.locator("#my-number-masked")).to_have_text("●●●● ●●●● " + PERSON["my_number"][-4:])
     assert PERSON["my_number"] not in page.content()
 
+    # The access history shows the dashboard's own release, in a plain sentence.
+    page.locator("#menu-history a").click()
+    expect(page).to_have_url(f"{live_server.url}/history/")
+    expect(page.locator("#history-records")).to_contain_text("ご本人が、トップページの表示のため")
+    page.locator(".site-logo").click()
+
     page.locator("#logout").click()
     expect(page.locator("#logged-out")).to_be_visible()
     page.goto(f"{live_server.url}/")
