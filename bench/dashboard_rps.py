@@ -78,7 +78,7 @@ def logged_in_session(user: User) -> str:
     store.update(
         {
             SESSION_KEY: user._meta.pk.value_to_string(user),
-            BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
+            BACKEND_SESSION_KEY: settings.AUTHENTICATION_BACKENDS[0],
             HASH_SESSION_KEY: user.get_session_auth_hash(),
             SESSION_LOGIN_AT: now,
             SESSION_LAST_SEEN: now,

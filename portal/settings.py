@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
@@ -140,6 +141,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "identity.User"
+AUTHENTICATION_BACKENDS = ["portal.identity.backends.PortalBackend"]
 
 # Redis for broker and cache when REDIS_URL is set; otherwise a broker and cache that need no server.
 REDIS_URL = env_str("REDIS_URL", "")
@@ -178,6 +180,8 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-crl": {"task": "identity.refresh_crl", "schedule": timedelta(minutes=30)},
     "purge-signing-requests": {"task": "identity.purge_signing_requests", "schedule": timedelta(hours=1)},
     "history-partitions": {"task": "history.ensure_partitions", "schedule": timedelta(hours=24)},
+    # 00:10 each day in TIME_ZONE (Celery follows Django's Asia/Tokyo): yesterday is over by then.
+    "history-daily-root": {"task": "history.publish_daily_root", "schedule": crontab(hour=0, minute=10)},
 }
 
 # Sessions: server-side, idle timeout for the desk-terminal case (SPEC 4).
@@ -272,6 +276,10 @@ AGENCY_BASE_URL = env_str("AGENCY_BASE_URL", "http://127.0.0.1:8001").rstrip("/"
 AGENCY_CLIENT_KEY_FILE = env_str("AGENCY_CLIENT_KEY", str(VAR_DIR / "keys" / "agency-client.pem"))
 AGENCY_CLIENT_JWKS_FILE = env_str("AGENCY_CLIENT_JWKS", str(VAR_DIR / "keys" / "agency-client.jwks.json"))
 AGENCY_HTTP_TIMEOUT = float(env_str("AGENCY_HTTP_TIMEOUT_SECONDS", "5"))
+
+# Access history: the Ed25519 key that signs each day's root (PEM, PKCS#8). The demo and tests make one
+# when it is missing; production refuses to sign without it (portal.history.roots never makes one there).
+HISTORY_ROOT_KEY_FILE = env_str("HISTORY_ROOT_KEY", str(VAR_DIR / "keys" / "history-root.pem"))
 
 LOGGING = {
     "version": 1,

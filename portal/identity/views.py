@@ -54,7 +54,7 @@ def _signing_context(request: HttpRequest, signing_request: SigningRequest) -> d
 
 def _start_session(request: HttpRequest, user: Any) -> None:
     browser_key = request.session.get(SESSION_BROWSER_KEY)
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend="portal.identity.backends.PortalBackend")
     now = time.time()
     request.session[SESSION_LOGIN_AT] = now
     request.session[SESSION_LAST_SEEN] = now
