@@ -13,4 +13,5 @@ QUEUES = (QUEUE_DEFAULT, QUEUE_FETCH)
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_default_queue = QUEUE_DEFAULT
+app.conf.task_routes = {"provision.*": {"queue": QUEUE_FETCH}}
 app.autodiscover_tasks()

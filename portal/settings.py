@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "portal.identity",
     "portal.history",
     "portal.agencies",
+    "portal.provision",
     "portal.dashboard",
     "api",
 ]

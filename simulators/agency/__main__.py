@@ -21,7 +21,7 @@ def _init(settings: Settings) -> None:
     summary = initialise(settings)
     print(
         f"agency simulator: {summary.agencies} agencies, {summary.residents} resident records, "
-        f"{summary.payloads} payloads in {summary.db_path}"
+        f"{summary.payloads} payloads, {summary.provision_records} provision records in {summary.db_path}"
     )
 
 

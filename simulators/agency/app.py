@@ -8,10 +8,10 @@ portal and must never answer agency data to a request whose assertion was not ve
 from __future__ import annotations
 
 import hmac
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request, Security
+from fastapi import Depends, FastAPI, Query, Request, Security
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -29,9 +29,11 @@ from .models import (
     FaultStatus,
     Health,
     IdentityRecord,
+    ProvisionRecords,
     SelfInformation,
     Subject,
 )
+from .provision import PROVISION_CATEGORY
 from .seed import JST
 from .store import AgencyRow, FaultRow, ResidentRow, Store
 
@@ -45,11 +47,16 @@ Stands in for every government agency the portal fetches self-information from (
   single-use `jti`.
 * Refusals are `{"error": "<code>", "message": "<English>"}`: 401 bad assertion, 404 unknown agency, code
   or category, 503 outage (with `Retry-After`), 500 injected error.
+* The information provision network (`info-network`) also serves each resident's information-provision
+  records (情報提供等記録): which agency asked which, for what procedure, under which law, and when.
 * `/_control/` sets per-agency latency, error rate and outages for fault tests (needs `X-Control-Token`).
 """
 
 TAGS = [
-    {"name": "agencies", "description": "Identity records and self-information, per agency."},
+    {
+        "name": "agencies",
+        "description": "Identity records, self-information and information-provision records, per agency.",
+    },
     {"name": "control", "description": "Fault injection for tests and demos."},
     {"name": "health", "description": "Process liveness."},
 ]
@@ -72,7 +79,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     meaning = {
         401: "No, bad, expired or replayed client assertion (or missing control token)",
         403: "Wrong control token",
-        404: "Unknown agency, agency code or category",
+        404: "Unknown agency, agency code or category, or records this agency does not serve",
         500: "Injected internal error",
         503: "Simulated outage; see Retry-After",
     }
@@ -164,7 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def self_information(request: Request, agency_id: str, agency_code: str, category: str) -> Any:
         agency = await known_agency(agency_id)
         r = await authenticated_resident(request, agency_code, agency_id)
-        if category not in agency.categories:
+        if category not in agency.categories or category == PROVISION_CATEGORY:
             raise ApiError(404, "category_not_served", f"Agency '{agency_id}' does not serve '{category}'.")
         data = await run_in_threadpool(store.payload, agency_id, agency_code, category)
         if data is None:
@@ -178,6 +185,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "as_of": datetime.now(JST).replace(microsecond=0),
             "subject": Subject(name=r.name, name_kana=r.name_kana, birth_date=r.birth_date),  # type: ignore[arg-type]
             "data": data,
+        }
+
+    @app.get(
+        "/agencies/{agency_id}/v1/residents/{agency_code}/provision-records",
+        tags=["agencies"],
+        response_model=ProvisionRecords,
+        summary="Information-provision records (情報提供等記録) about a code",
+        description="Exchanges between agencies about the resident, oldest first. Only agencies that list "
+        "`provision_records` among their categories (the information provision network) serve them.",
+        dependencies=[Security(_bearer)],
+        responses=_errors(401, 404, 500, 503),
+    )
+    async def provision_records(
+        request: Request,
+        agency_id: str,
+        agency_code: str,
+        since: date | None = Query(None, description="Only records from this day (JST) on"),  # noqa: B008
+    ) -> Any:
+        agency = await known_agency(agency_id)
+        await authenticated_resident(request, agency_code, agency_id)
+        if PROVISION_CATEGORY not in agency.categories:
+            raise ApiError(
+                404,
+                "category_not_served",
+                f"Agency '{agency_id}' does not serve information-provision records.",
+            )
+        records = await run_in_threadpool(store.provision_records, agency_id, agency_code, since)
+        return {
+            "agency_code": agency_code,
+            "as_of": datetime.now(JST).replace(microsecond=0),
+            "records": records,
         }
 
     def _status(agency_id: str) -> FaultStatus:

@@ -128,3 +128,84 @@ class FaultSettingsUpdate(BaseModel):
 class FaultStatus(FaultSettings):
     agency_id: str
     source: Literal["default", "override"] = Field(description="Environment defaults or a control request")
+
+
+class Party(BaseModel):
+    """An organisation on either end of an exchange over the information provision network."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", examples=["municipal-child"])
+    name_ja: str = Field(min_length=1, max_length=200, examples=["横浜市中区 子育て支援課"])
+    name_en: str = Field(
+        min_length=1, max_length=200, examples=["Child support division, Naka Ward, Yokohama"]
+    )
+
+
+class ProvisionRecord(BaseModel):
+    """情報提供等記録: one exchange between two agencies about the resident."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$",
+        description="Stable for the life of the record: the same exchange always has the same id",
+        examples=["IPR-3F9A0C1D5E7B2468"],
+    )
+    occurred_at: datetime = Field(description="When the provider answered (JST, +09:00)")
+    requester: Party = Field(description="情報照会者: the agency that asked")
+    provider: Party = Field(description="情報提供者: the agency that answered")
+    procedure_ja: str = Field(
+        min_length=1, max_length=300, description="事務: the procedure the question served"
+    )
+    procedure_en: str = Field(min_length=1, max_length=300)
+    legal_basis: str = Field(
+        min_length=1, max_length=300, description="根拠: the provision of the My Number Act"
+    )
+    items_ja: str = Field(min_length=1, max_length=300, description="特定個人情報名: what was provided")
+    items_en: str = Field(min_length=1, max_length=300)
+    status: Literal["provided", "no_record"] = Field(
+        description="provided: 提供済み; no_record: the provider held nothing on the matter (該当なし)"
+    )
+
+
+class ProvisionRecords(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "agency_code": _CODE_EXAMPLE,
+                    "as_of": "2026-11-23T10:00:00+09:00",
+                    "records": [
+                        {
+                            "id": "IPR-3F9A0C1D5E7B2468",
+                            "occurred_at": "2025-08-04T10:21:37+09:00",
+                            "requester": {
+                                "id": "municipal-child",
+                                "name_ja": "横浜市中区 子育て支援課",
+                                "name_en": "Child support division, Naka Ward, Yokohama",
+                            },
+                            "provider": {
+                                "id": "municipal-tax",
+                                "name_ja": "横浜市中区 税務課",
+                                "name_en": "Tax division, Naka Ward, Yokohama",
+                            },
+                            "procedure_ja": "児童扶養手当の支給に関する事務（現況届）",
+                            "procedure_en": "Child-rearing allowance (yearly status report)",
+                            "legal_basis": (
+                                "行政手続における特定の個人を識別するための番号の利用等に関する法律"
+                                " 別表第二 項番57"
+                            ),
+                            "items_ja": "地方税関係情報（所得・控除）",
+                            "items_en": "Local tax information (income and deductions)",
+                            "status": "provided",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    agency_code: str = Field(description="機関別符号: the network's code for the resident")
+    as_of: datetime = Field(description="When the network produced this answer (JST)")
+    records: list[ProvisionRecord] = Field(description="Oldest first; empty when there were no exchanges")

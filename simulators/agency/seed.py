@@ -1,9 +1,10 @@
 """Builds every agency's records from demo/people.json and demo/agencies.json (``init``).
 
 Each agency gets its own copy of the residents, keyed by the code derived from its own secret; the
-mis-linked resident's record carries the other person's identity at the named agency only. Payloads are
-generated here, deterministically from the seed. The My Number is used to derive codes and then dropped:
-this module must never pass it to the store or to a generator.
+mis-linked resident's record carries the other person's identity at the named agency only. Payloads and
+the information provision network's records are generated here, deterministically from the seed. The My
+Number is used to derive codes and then dropped: this module must never pass it to the store or to a
+generator.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 from .categories import DATA_MODELS, GENERATORS, AgencyWorld, Resident
 from .codes import agency_code
 from .config import Settings
+from .provision import PROVISION_CATEGORY
+from .provision import generate as generate_provision_records
 from .store import AgencyRow, ResidentRow, Store
 
 JST = timezone(timedelta(hours=9), "JST")
@@ -28,6 +31,7 @@ class InitSummary:
     agencies: int
     residents: int
     payloads: int
+    provision_records: int = 0
 
 
 def _load(path: Path, key: str) -> list[dict[str, Any]]:
@@ -66,6 +70,7 @@ def initialise(settings: Settings, today: date | None = None) -> InitSummary:
     agency_rows: list[AgencyRow] = []
     resident_rows: list[ResidentRow] = []
     payloads: list[tuple[str, str, str, dict[str, Any]]] = []
+    provision_records: list[tuple[str, str, dict[str, Any]]] = []
     for agency in agencies:
         agency_id = agency["id"]
         agency_rows.append(
@@ -89,6 +94,10 @@ def initialise(settings: Settings, today: date | None = None) -> InitSummary:
                     address=resident.address,
                 )
             )
+            if PROVISION_CATEGORY in agency["categories"]:
+                provision_records += [
+                    (agency_id, code, r) for r in generate_provision_records(resident, world)
+                ]
             for category in agency["categories"]:
                 generator = GENERATORS.get(category)
                 if generator is None:
@@ -108,5 +117,8 @@ def initialise(settings: Settings, today: date | None = None) -> InitSummary:
             "generated_for": today.isoformat(),
             "initialised_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
+        provision_records=provision_records,
     )
-    return InitSummary(settings.db_path, len(agency_rows), len(resident_rows), len(payloads))
+    return InitSummary(
+        settings.db_path, len(agency_rows), len(resident_rows), len(payloads), len(provision_records)
+    )

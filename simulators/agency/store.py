@@ -1,5 +1,5 @@
-"""The simulator's own SQLite storage: agencies, their resident records, generated payloads, fault
-settings and spent assertion ids.
+"""The simulator's own SQLite storage: agencies, their resident records, generated payloads, the
+information provision network's records, fault settings and spent assertion ids.
 
 Every worker process opens the same file, so fault settings and the ``jti`` replay list live here rather
 than in memory. Records are keyed only by agency-specific codes: this module must never be handed, and
@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,11 @@ CREATE TABLE IF NOT EXISTS residents (
 CREATE TABLE IF NOT EXISTS self_information (
     agency_id TEXT NOT NULL, agency_code TEXT NOT NULL, category TEXT NOT NULL, data TEXT NOT NULL,
     PRIMARY KEY (agency_id, agency_code, category)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS provision_records (
+    agency_id TEXT NOT NULL, agency_code TEXT NOT NULL, record_id TEXT NOT NULL, occurred_at TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (agency_id, agency_code, record_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS faults (
     agency_id TEXT PRIMARY KEY, latency_ms INTEGER NOT NULL, error_rate REAL NOT NULL,
@@ -92,12 +98,16 @@ class Store:
         residents: Iterable[ResidentRow],
         payloads: Iterable[tuple[str, str, str, dict[str, Any]]],
         meta: dict[str, str],
+        provision_records: Iterable[tuple[str, str, dict[str, Any]]] = (),
     ) -> None:
-        """Swap in a freshly generated world in one transaction; faults and spent ``jti``s are kept."""
+        """Swap in a freshly generated world in one transaction; faults and spent ``jti``s are kept.
+
+        ``provision_records`` are ``(agency_id, agency_code, record)`` with the record as the API serves it.
+        """
         with self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for table in ("agencies", "residents", "self_information"):
+                for table in ("agencies", "residents", "self_information", "provision_records"):
                     conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
                 conn.executemany(
                     "INSERT INTO agencies VALUES (?, ?, ?, ?)",
@@ -113,6 +123,13 @@ class Store:
                 conn.executemany(
                     "INSERT INTO self_information VALUES (?, ?, ?, ?)",
                     [(a, c, cat, json.dumps(data, ensure_ascii=False)) for a, c, cat, data in payloads],
+                )
+                conn.executemany(
+                    "INSERT INTO provision_records VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (a, c, r["id"], r["occurred_at"], json.dumps(r, ensure_ascii=False))
+                        for a, c, r in provision_records
+                    ],
                 )
                 conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(meta.items()))
                 conn.execute("COMMIT")
@@ -145,6 +162,20 @@ class Store:
                 (agency_id, agency_code, category),
             ).fetchone()
         return None if row is None else json.loads(row["data"])
+
+    def provision_records(
+        self, agency_id: str, agency_code: str, since: date | None = None
+    ) -> list[dict[str, Any]]:
+        """The network's records about one code, oldest first; ``since`` keeps those from that JST day on."""
+        # Every occurred_at is ISO 8601 in +09:00, so comparing strings compares JST times.
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT data FROM provision_records"
+                " WHERE agency_id = ? AND agency_code = ? AND occurred_at >= ?"
+                " ORDER BY occurred_at, record_id",
+                (agency_id, agency_code, since.isoformat() if since else ""),
+            ).fetchall()
+        return [json.loads(row["data"]) for row in rows]
 
     def faults(self, agency_id: str) -> FaultRow | None:
         """The agency's fault override, or None when it runs on the environment's defaults."""

@@ -198,3 +198,16 @@ def test_partitions_are_made_ahead_of_time(db):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM history_releaserecord_default")
         assert cursor.fetchone()[0] == 0
+
+
+def test_database_and_python_appends_make_the_same_chain(db):
+    """history_append (PostgreSQL) and the ORM path (SQLite) must hash alike, or one could not verify."""
+    from portal.history import services
+
+    resident = ResidentFactory()
+    for n in range(6):
+        append = services._append_in_database if n % 2 else services._append
+        with transaction.atomic():
+            append(resident, AGENCY, "household", ["members"], f"p{n}", Channel.AGENCY_API, "", None)
+    assert chain_first_broken_seq(owner=resident) is None
+    assert ChainHead.objects.get(owner=resident).seq == 6

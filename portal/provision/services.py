@@ -1,0 +1,148 @@
+"""Fetching a resident's information-provision records from the information provision network.
+
+The network knows the resident only by its own agency code; the My Number never leaves the portal. An
+answer is stored only whole and only when it is valid and about that code; storing is an idempotent
+upsert by the network's record id, so a redelivered task or a second refresh adds nothing twice.
+"""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from portal.agencies.client import AgencyError, AgencyUnavailable, agency_get
+from portal.agencies.codes import agency_code
+from portal.identity.models import Resident, SecurityEvent
+from portal.provision.models import FetchError, ProvisionFetch, ProvisionRecord
+from portal.provision.payload import ProvisionEntry, ProvisionPayloadError, parse_provision_records
+
+#: 情報提供ネットワークシステム in demo/agencies.json.
+PROVISION_AGENCY_ID = "info-network"
+
+_CONTENT_FIELDS = (
+    "requester_id",
+    "requester_name_ja",
+    "requester_name_en",
+    "provider_id",
+    "provider_name_ja",
+    "provider_name_en",
+    "procedure_ja",
+    "procedure_en",
+    "legal_basis",
+    "items_ja",
+    "items_en",
+    "status",
+    "occurred_at",
+)
+
+
+def provision_records_refresh(*, resident: Resident) -> int:
+    """Fetches the resident's records and stores them; returns how many were new to the portal.
+
+    The outcome is kept in :class:`ProvisionFetch` either way. Failures are raised again after that:
+    :class:`AgencyUnavailable` may succeed later, any other :class:`AgencyError` will not.
+    """
+    code = agency_code(my_number=resident.my_number, agency_id=PROVISION_AGENCY_ID)
+    attempted_at = timezone.now()
+    try:
+        body = agency_get(agency_id=PROVISION_AGENCY_ID, path=f"residents/{code}/provision-records")
+        answer = parse_provision_records(body, expected_code=code, now=attempted_at)
+    except AgencyUnavailable:
+        _fetch_failed(resident=resident, attempted_at=attempted_at, error=FetchError.UNAVAILABLE)
+        raise
+    except ProvisionPayloadError as exc:
+        error = FetchError.WRONG_SUBJECT if exc.code == "wrong_subject" else FetchError.MALFORMED
+        _fetch_failed(resident=resident, attempted_at=attempted_at, error=error)
+        # Staff look into an agency that answers about someone else or out of contract (SPEC 2.6).
+        SecurityEvent.objects.create(
+            kind=f"provision_{exc.code}",
+            resident=resident,
+            detail={"agency": PROVISION_AGENCY_ID, "where": exc.where, "problem": exc.problem},
+        )
+        raise
+    except AgencyError:
+        _fetch_failed(resident=resident, attempted_at=attempted_at, error=FetchError.REFUSED)
+        raise
+    return _records_store(resident=resident, entries=answer.records, attempted_at=attempted_at)
+
+
+@transaction.atomic
+def _records_store(*, resident: Resident, entries: tuple[ProvisionEntry, ...], attempted_at: datetime) -> int:
+    # The fetch row is the resident's lock: two refreshes at once store one after the other.
+    fetch, _ = ProvisionFetch.objects.select_for_update().get_or_create(resident=resident)
+    now = timezone.now()
+    existing = {r.external_id: r for r in ProvisionRecord.objects.filter(resident=resident)}
+    new, changed, unchanged = [], [], []
+    for entry in entries:
+        values = _values(entry)
+        record = existing.get(entry.external_id)
+        if record is None:
+            new.append(
+                ProvisionRecord(resident=resident, external_id=entry.external_id, fetched_at=now, **values)
+            )
+        elif any(getattr(record, k) != v for k, v in values.items()):
+            # The network corrected its record: the portal shows the network's current word.
+            for k, v in values.items():
+                setattr(record, k, v)
+            record.fetched_at = now
+            changed.append(record)
+        else:
+            unchanged.append(record.pk)
+    ProvisionRecord.objects.bulk_create(new)
+    if changed:
+        ProvisionRecord.objects.bulk_update(changed, [*_CONTENT_FIELDS, "fetched_at"])
+    if unchanged:
+        ProvisionRecord.objects.filter(pk__in=unchanged).update(fetched_at=now)
+    fetch.last_attempt_at = attempted_at
+    fetch.last_success_at = now
+    fetch.last_error_code = ""
+    fetch.save(update_fields=["last_attempt_at", "last_success_at", "last_error_code"])
+    return len(new)
+
+
+def _values(entry: ProvisionEntry) -> dict[str, object]:
+    return {
+        "requester_id": entry.requester.id,
+        "requester_name_ja": entry.requester.name_ja,
+        "requester_name_en": entry.requester.name_en,
+        "provider_id": entry.provider.id,
+        "provider_name_ja": entry.provider.name_ja,
+        "provider_name_en": entry.provider.name_en,
+        "procedure_ja": entry.procedure_ja,
+        "procedure_en": entry.procedure_en,
+        "legal_basis": entry.legal_basis,
+        "items_ja": entry.items_ja,
+        "items_en": entry.items_en,
+        "status": entry.status,
+        "occurred_at": entry.occurred_at,
+    }
+
+
+def _fetch_failed(*, resident: Resident, attempted_at: datetime, error: str) -> None:
+    ProvisionFetch.objects.update_or_create(
+        resident=resident, defaults={"last_attempt_at": attempted_at, "last_error_code": error}
+    )
+
+
+def provision_fetch_gave_up(*, resident_id: int) -> None:
+    """Retries ran out: the page now says the records could not be fetched, not that it is still trying.
+
+    A final refusal the fetch already recorded (refused, malformed, wrong subject) is left as it is.
+    """
+    if not Resident.objects.filter(pk=resident_id).exists():
+        return  # the user folder is gone, and its fetch state with it
+    fetch, _ = ProvisionFetch.objects.get_or_create(resident_id=resident_id)
+    if fetch.last_error_code in ("", FetchError.UNAVAILABLE):
+        fetch.last_error_code = FetchError.GAVE_UP
+        fetch.last_attempt_at = fetch.last_attempt_at or timezone.now()
+        fetch.save(update_fields=["last_error_code", "last_attempt_at"])
+
+
+def provision_refresh_schedule(*, resident: Resident) -> None:
+    """Queues a refresh once the caller's transaction commits; a copy delivered late does nothing."""
+    from portal.provision.tasks import refresh_records  # the task module imports this one
+
+    requested_at = timezone.now().isoformat()
+    transaction.on_commit(
+        lambda: refresh_records.apply_async(kwargs={"resident_id": resident.pk, "requested_at": requested_at})
+    )
