@@ -18,6 +18,8 @@ from portal.history.filters import HistoryFilter, history_filter_parse
 from portal.history.models import ActorType, Channel
 from portal.history.presentation import record_line
 from portal.history.services import Actor, release_record
+from portal.provision import selectors as provision_selectors
+from portal.provision import services as provision_services
 
 PAGE_SIZE = 50
 
@@ -61,10 +63,12 @@ def history_page(request: HttpRequest) -> HttpResponse:
         owner=resident,
         actor=Actor.for_resident(resident),
         category="access_history",
-        items=["records"],
+        items=["records", "provision_records"],
         purpose="history_view",
         channel=Channel.WEB,
     )
+    now = timezone.now()
+    provision_services.provision_refresh_if_stale(resident=resident, now=now)
     records = selectors.resident_release_list(owner=resident, history_filter=history_filter)
     if before is not None:
         records = records.filter(seq__lt=before)
@@ -76,9 +80,35 @@ def history_page(request: HttpRequest) -> HttpResponse:
         lines=lines,
         older_than=lines[-1].seq if len(page) > PAGE_SIZE else None,
         query=history_filter.as_query(),
-        alerts=alerts.unread_alerts_take(resident=resident, now=timezone.now()),
+        alerts=alerts.unread_alerts_take(resident=resident, now=now),
+        **_provision_context(resident, history_filter),
     )
     return render(request, "history/list.html", context)
+
+
+PROVISION_PAGE_SIZE = 50
+
+
+def _provision_context(resident, history_filter: HistoryFilter) -> dict:
+    """The agencies' own records, shown beside the portal's; only agencies appear in them."""
+    shown = history_filter.actor_type in (None, ActorType.AGENCY) and history_filter.category in (
+        None,
+        "provision_records",
+    )
+    records = (
+        list(
+            provision_selectors.provision_list(
+                resident=resident, date_from=history_filter.date_from, date_to=history_filter.date_to
+            )[:PROVISION_PAGE_SIZE]
+        )
+        if shown
+        else []
+    )
+    return {
+        "provision_shown": shown,
+        "provision_records": records,
+        "provision_fetch": provision_selectors.provision_fetch_get(resident=resident),
+    }
 
 
 @never_cache

@@ -5,8 +5,9 @@ answer is stored only whole and only when it is valid and about that code; stori
 upsert by the network's record id, so a redelivered task or a second refresh adds nothing twice.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -146,3 +147,21 @@ def provision_refresh_schedule(*, resident: Resident) -> None:
     transaction.on_commit(
         lambda: refresh_records.apply_async(kwargs={"resident_id": resident.pk, "requested_at": requested_at})
     )
+
+
+REFRESH_AFTER = timedelta(hours=1)
+REQUEST_SPACING_SECONDS = 60
+
+
+def provision_refresh_if_stale(*, resident: Resident, now: datetime) -> bool:
+    """Queues a refresh when the records are older than an hour (or never came), at most once a minute.
+
+    Called when the resident opens their history: the page shows what is held and says it is updating.
+    """
+    fetch = ProvisionFetch.objects.filter(resident=resident).first()
+    if fetch is not None and fetch.last_success_at and now - fetch.last_success_at < REFRESH_AFTER:
+        return False
+    if not cache.add(f"provision-refresh:{resident.pk}", 1, timeout=REQUEST_SPACING_SECONDS):
+        return False
+    provision_refresh_schedule(resident=resident)
+    return True

@@ -212,3 +212,78 @@ def test_staff_opening_a_resident_is_recorded_and_alerted(client, hanako):
     record = ReleaseRecord.objects.filter(owner=hanako).latest("seq")
     assert (record.actor_type, record.channel, record.category) == ("staff", "admin", "basic_four")
     assert ReleaseAlert.objects.filter(resident=hanako, actor_type="staff").exists()
+
+
+def _provision(resident, n: int, when, **changes):
+    from portal.provision.models import ProvisionRecord
+
+    values = {
+        "resident": resident,
+        "external_id": f"IPR-{n:016x}",
+        "requester_id": "municipal-child",
+        "requester_name_ja": "デモ市 子育て支援課",
+        "requester_name_en": "Demo City Child Support Division",
+        "provider_id": "municipal-tax",
+        "provider_name_ja": "デモ市 税務課",
+        "provider_name_en": "Demo City Tax Division",
+        "procedure_ja": "児童扶養手当の現況届の審査",
+        "procedure_en": "review of the child-rearing allowance status report",
+        "legal_basis": "番号法 別表 項番（デモ）",
+        "items_ja": "地方税関係情報",
+        "items_en": "local tax information",
+        "status": "provided",
+        "occurred_at": when,
+        "fetched_at": timezone.now(),
+        **changes,
+    }
+    return ProvisionRecord.objects.create(**values)
+
+
+def test_agencies_provision_records_are_shown_apart_and_labelled(client, hanako):
+    from portal.provision.models import ProvisionFetch
+
+    _provision(hanako, 1, timezone.now() - dt.timedelta(days=400))
+    ProvisionFetch.objects.create(
+        resident=hanako, last_success_at=timezone.now(), last_attempt_at=timezone.now()
+    )
+    body = client.get("/history/").content.decode()
+    section = body[body.index('id="provision"') :]
+    assert "これは行政機関の記録です" in section
+    sentence = "デモ市 子育て支援課が、児童扶養手当の現況届の審査のため、デモ市 税務課にあなたの"
+    assert sentence + "地方税関係情報を照会しました。" in section
+    assert "さくら銀行" not in section
+
+    only_firms = client.get("/history/", {"actor": "firm"}).content.decode()
+    assert 'id="provision"' not in only_firms
+    last_month = (timezone.localdate() - dt.timedelta(days=30)).isoformat()
+    recent = client.get("/history/", {"from": last_month}).content.decode()
+    assert "児童扶養手当の現況届の審査" not in recent
+
+
+def test_opening_the_history_fetches_stale_provision_records(
+    client, hanako, monkeypatch, django_capture_on_commit_callbacks
+):
+    from portal.provision import services as provision_services
+
+    queued = []
+    monkeypatch.setattr(
+        provision_services, "provision_refresh_schedule", lambda resident: queued.append(resident)
+    )
+    body = client.get("/history/").content.decode()
+    assert queued == [hanako]
+    assert "記録を取得しています" in body
+    client.get("/history/")
+    assert len(queued) == 1  # at most once a minute
+
+
+def test_provision_fetch_failure_is_said_plainly(client, hanako):
+    from portal.provision.models import ProvisionFetch
+
+    ProvisionFetch.objects.create(
+        resident=hanako,
+        last_attempt_at=timezone.now(),
+        last_success_at=timezone.now() - dt.timedelta(days=2),
+        last_error_code="gave_up",
+    )
+    body = client.get("/history/").content.decode()
+    assert "最新の記録を取得できませんでした。" in body
