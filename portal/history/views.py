@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from portal.core.categories import CATEGORIES
 from portal.core.errors import PortalError
 from portal.history import alerts, selectors, statistics
+from portal.history.exports import FORMATS, history_export_response
 from portal.history.filters import HistoryFilter, history_filter_parse
 from portal.history.models import ActorType, Channel
 from portal.history.presentation import record_line
@@ -48,6 +49,7 @@ def history_page(request: HttpRequest) -> HttpResponse:
         return redirect("admin:index")
     language = get_language() or "ja"
     context = {
+        "export_formats": [(fmt, fmt.upper()) for fmt in FORMATS],
         "actor_types": ActorType.choices,
         "categories": [(c.code, c.label(language)) for c in CATEGORIES.values()],
     }
@@ -84,6 +86,22 @@ def history_page(request: HttpRequest) -> HttpResponse:
         **_provision_context(resident, history_filter),
     )
     return render(request, "history/list.html", context)
+
+
+@never_cache
+@login_required
+@require_GET
+def history_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    resident = _resident_or_none(request)
+    if resident is None or fmt not in FORMATS:
+        return redirect("history:list")
+    try:
+        history_filter = history_filter_parse(request.GET)
+    except PortalError as error:
+        return render(request, "error.html", {"error": error}, status=error.status)
+    return history_export_response(
+        resident=resident, history_filter=history_filter, fmt=fmt, language=get_language() or "ja"
+    )
 
 
 PROVISION_PAGE_SIZE = 50

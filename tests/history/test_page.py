@@ -287,3 +287,31 @@ def test_provision_fetch_failure_is_said_plainly(client, hanako):
     )
     body = client.get("/history/").content.decode()
     assert "最新の記録を取得できませんでした。" in body
+
+
+@pytest.mark.parametrize(
+    ("fmt", "content_type"), [("csv", "text/csv"), ("json", "application/json"), ("pdf", "application/pdf")]
+)
+def test_exports_are_offered_and_served_with_the_filter(client, hanako, fmt, content_type):
+    _release(hanako, BANK)
+    page = client.get("/history/", {"actor": "firm"}).content.decode()
+    assert f'href="/history/export.{fmt}?actor=firm"' in page
+    response = client.get(f"/history/export.{fmt}", {"actor": "firm"})
+    assert response.status_code == 200 and response["Content-Type"].startswith(content_type)
+    body = b"".join(response.streaming_content)
+    assert body
+    latest = ReleaseRecord.objects.filter(owner=hanako).latest("seq")
+    assert (latest.channel, latest.purpose) == ("export", "history_export")
+
+
+def test_export_with_a_bad_filter_is_a_clear_400(client, hanako):
+    before = ReleaseRecord.objects.filter(owner=hanako).count()
+    response = client.get("/history/export.csv", {"from": "2099-01-01"})
+    assert response.status_code == 400 and "Dates in the future cannot be used." in response.content.decode()
+    assert ReleaseRecord.objects.filter(owner=hanako).count() == before
+    assert client.get("/history/export.exe").status_code == 302
+
+
+def test_published_roots_need_no_login(client):
+    assert client.get("/history/roots/").status_code == 200
+    assert client.get("/history/roots/public-key.pem").status_code == 200
