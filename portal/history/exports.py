@@ -20,7 +20,7 @@ from portal.core.categories import category_label
 from portal.history import selectors
 from portal.history.filters import HistoryFilter
 from portal.history.models import ActorType, Channel, ReleaseRecord
-from portal.history.pdf import A4, PdfPage, PdfWriter, wrap_text
+from portal.core.pdf import A4, PdfPage, PdfWriter, wrap_text
 from portal.history.presentation import record_line
 from portal.history.services import Actor, release_record
 from portal.identity.models import Resident

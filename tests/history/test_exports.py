@@ -340,7 +340,7 @@ def test_pdf_runs_onto_numbered_pages(db):
 
 
 def test_pdf_wraps_long_sentences_inside_the_column():
-    from portal.history.pdf import text_width, wrap_text
+    from portal.core.pdf import text_width, wrap_text
 
     sentence = "さくら銀行が、住宅ローンの審査のため、あなたの所得・住民税を取得しました。" * 3
     lines = wrap_text(sentence, 150, 8.5)
@@ -352,6 +352,6 @@ def test_pdf_wraps_long_sentences_inside_the_column():
 
 
 def test_pdf_shows_characters_outside_the_font_as_geta():
-    from portal.history.pdf import printable
+    from portal.core.pdf import printable
 
     assert printable("𠮷野家") == "〓野家"
