@@ -1,4 +1,4 @@
-"""How benchmarks summarise and print what they measured: medians and p95, one line per figure."""
+"""How benchmarks summarise and print what they measured: medians and percentiles, one line per figure."""
 
 import statistics
 
@@ -9,6 +9,10 @@ def median(values: list[float]) -> float:
 
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[18]
+
+
+def p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98]
 
 
 def verdict(passed: bool) -> str:

@@ -1,4 +1,4 @@
-"""The portal's own settings for the benchmarks, plus a bare view to compare against (bench/urls.py).
+"""The portal's own settings for the benchmarks, plus the baseline views to compare against (bench/urls.py).
 
 Only bench/ uses this module; the environment (bench/environment.py) chooses PostgreSQL and Redis.
 """

@@ -1,13 +1,12 @@
-"""The portal's URLs plus /bench/bare/: the cheapest view Django can serve through the same middleware."""
+"""The portal's URLs plus the bench-only baselines of bench/views.py, under /bench/."""
 
-from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
+from bench import views
 from portal.urls import urlpatterns as portal_urlpatterns
 
-
-def bare(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("ok")
-
-
-urlpatterns = [path("bench/bare/", bare, name="bench-bare"), *portal_urlpatterns]
+urlpatterns = [
+    path("bench/bare/", views.bare, name="bench-bare"),
+    path("bench/dashboard-unrecorded/", views.dashboard_unrecorded, name="bench-dashboard-unrecorded"),
+    *portal_urlpatterns,
+]

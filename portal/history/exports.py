@@ -17,10 +17,10 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone, translation
 
 from portal.core.categories import category_label
+from portal.core.pdf import A4, PdfPage, PdfWriter, wrap_text
 from portal.history import selectors
 from portal.history.filters import HistoryFilter
 from portal.history.models import ActorType, Channel, ReleaseRecord
-from portal.core.pdf import A4, PdfPage, PdfWriter, wrap_text
 from portal.history.presentation import record_line
 from portal.history.services import Actor, release_record
 from portal.identity.models import Resident

@@ -14,9 +14,8 @@ DROP TRIGGER IF EXISTS history_releaserecord_append_only ON history_releaserecor
 ALTER TABLE history_releaserecord RENAME TO history_releaserecord_plain;
 CREATE TABLE history_releaserecord (LIKE history_releaserecord_plain INCLUDING DEFAULTS)
     PARTITION BY RANGE (occurred_at);
-DROP TABLE history_releaserecord_plain;
-CREATE SEQUENCE history_releaserecord_id_seq OWNED BY history_releaserecord.id;
-ALTER TABLE history_releaserecord ALTER COLUMN id SET DEFAULT nextval('history_releaserecord_id_seq');
+CREATE SEQUENCE history_releaserecord_part_id_seq OWNED BY history_releaserecord.id;
+ALTER TABLE history_releaserecord ALTER COLUMN id SET DEFAULT nextval('history_releaserecord_part_id_seq');
 ALTER TABLE history_releaserecord ADD PRIMARY KEY (id, occurred_at);
 ALTER TABLE history_releaserecord ADD CONSTRAINT history_releaserecord_owner_fk
     FOREIGN KEY (owner_id) REFERENCES identity_resident (id) DEFERRABLE INITIALLY DEFERRED;
@@ -47,6 +46,13 @@ SELECT history_ensure_month(now() - interval '1 month');
 SELECT history_ensure_month(now());
 SELECT history_ensure_month(now() + interval '1 month');
 SELECT history_ensure_month(now() + interval '2 month');
+
+-- Keep what the plain table already held: a partition for each of its months, its rows, its ids.
+SELECT history_ensure_month(month)
+    FROM (SELECT DISTINCT date_trunc('month', occurred_at) AS month FROM history_releaserecord_plain) AS months;
+INSERT INTO history_releaserecord SELECT * FROM history_releaserecord_plain;
+SELECT setval('history_releaserecord_part_id_seq', GREATEST((SELECT max(id) FROM history_releaserecord), 1));
+DROP TABLE history_releaserecord_plain;
 
 CREATE TRIGGER history_releaserecord_append_only
     BEFORE UPDATE OR DELETE ON history_releaserecord

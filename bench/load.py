@@ -1,0 +1,76 @@
+"""The load generator: requests built once as raw bytes, sent over fresh connections, in interleaved rounds.
+
+The client spends as little CPU per request as it can, since it shares the machine with the server.
+"""
+
+import asyncio
+import socket
+import sys
+import time
+from collections import Counter
+
+from django.conf import settings
+
+
+def raw_get(path: str, session: str | None = None) -> bytes:
+    """A whole HTTP/1.1 request, built once: the client must spend as little CPU as it can per request."""
+    lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
+    if session:
+        lines.append(f"Cookie: {settings.SESSION_COOKIE_NAME}={session}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def fetch_blocking(port: int, request: bytes) -> tuple[int, bytes]:
+    """One request on a fresh connection, waited for whole: status and the raw response (headers + body)."""
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        conn.sendall(request)
+        chunks = []
+        while chunk := conn.recv(65536):  # Connection: close, so the response ends when the server closes
+            chunks.append(chunk)
+    response = b"".join(chunks)
+    return int(response.split(b" ", 2)[1]), response
+
+
+async def fetch_status(port: int, request: bytes) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        status_line = await reader.readline()
+        await reader.read()  # Connection: close, so the response ends when the server closes
+    finally:
+        writer.close()
+    return int(status_line.split()[1])
+
+
+async def connection_loop(port: int, request: bytes, deadline: float, statuses: Counter) -> None:
+    while time.monotonic() < deadline:
+        statuses[await fetch_status(port, request)] += 1
+
+
+async def phase(port: int, requests: list[bytes], seconds: float, *, bench: str) -> float:
+    """Requests per second answered 200, one client loop per prepared request; any other answer aborts."""
+    statuses: Counter = Counter()
+    started = time.monotonic()
+    await asyncio.gather(*(connection_loop(port, r, started + seconds, statuses) for r in requests))
+    elapsed = time.monotonic() - started
+    if set(statuses) != {200}:
+        sys.exit(f"{bench}: unexpected answers {dict(statuses)}")
+    return statuses[200] / elapsed
+
+
+def interleaved_rounds(
+    port: int, targets: dict[str, list[bytes]], rounds: int, seconds: float, *, bench: str
+) -> dict[str, list[float]]:
+    names = list(targets)
+    rps: dict[str, list[float]] = {name: [] for name in names}
+    for index in range(rounds):
+        # Rotate which goes first, so a drift in the machine's load favours none of them.
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
+            rps[name].append(asyncio.run(phase(port, targets[name], seconds, bench=bench)))
+    return rps
+
+
+def per_round_ratios(rps: dict[str, list[float]], name: str, baseline: str) -> list[float]:
+    """Ratios of phases run seconds apart: the machine's slow and fast moments cancel out."""
+    return [value / base for value, base in zip(rps[name], rps[baseline], strict=True)]
