@@ -13,5 +13,9 @@ QUEUES = (QUEUE_DEFAULT, QUEUE_FETCH)
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_default_queue = QUEUE_DEFAULT
-app.conf.task_routes = {"provision.*": {"queue": QUEUE_FETCH}}
+app.conf.task_routes = {
+    "provision.*": {"queue": QUEUE_FETCH},
+    "myinfo.fetch_category": {"queue": QUEUE_FETCH},
+    "myinfo.report_mislink": {"queue": QUEUE_FETCH},
+}
 app.autodiscover_tasks()

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "portal.history",
     "portal.agencies",
     "portal.provision",
+    "portal.myinfo",
     "portal.dashboard",
     "api",
 ]
@@ -151,7 +152,11 @@ if PRODUCTION and not REDIS_URL:
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+    # An unacknowledged task (acks_late) goes back to the queue this long after its worker vanished; it
+    # must outlast the longest task and retry countdown. Tests of redelivery lower it.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 600)
+    }
 else:
     CACHES = {
         "default": {
@@ -183,6 +188,7 @@ CELERY_BEAT_SCHEDULE = {
     "history-partitions": {"task": "history.ensure_partitions", "schedule": timedelta(hours=24)},
     # 00:10 each day in TIME_ZONE (Celery follows Django's Asia/Tokyo): yesterday is over by then.
     "history-daily-root": {"task": "history.publish_daily_root", "schedule": crontab(hour=0, minute=10)},
+    "myinfo-purge-expired": {"task": "myinfo.purge_expired", "schedule": timedelta(minutes=10)},
 }
 
 # Sessions: server-side, idle timeout for the desk-terminal case (SPEC 4).
@@ -277,6 +283,16 @@ AGENCY_BASE_URL = env_str("AGENCY_BASE_URL", "http://127.0.0.1:8001").rstrip("/"
 AGENCY_CLIENT_KEY_FILE = env_str("AGENCY_CLIENT_KEY", str(VAR_DIR / "keys" / "agency-client.pem"))
 AGENCY_CLIENT_JWKS_FILE = env_str("AGENCY_CLIENT_JWKS", str(VAR_DIR / "keys" / "agency-client.jwks.json"))
 AGENCY_HTTP_TIMEOUT = float(env_str("AGENCY_HTTP_TIMEOUT_SECONDS", "5"))
+# Circuit breaker per agency (portal.agencies.breaker): open after this many failures in a row, for this long.
+AGENCY_BREAKER_FAILURES = env_int("AGENCY_BREAKER_FAILURES", 5)
+AGENCY_BREAKER_COOLDOWN_SECONDS = env_int("AGENCY_BREAKER_COOLDOWN_SECONDS", 30)
+
+# My information (わたしの情報): agency payloads are cached encrypted this long, then purged (SPEC 2.1).
+MYINFO_CACHE_SECONDS = env_int("MYINFO_CACHE_SECONDS", 24 * 60 * 60)
+MYINFO_MAX_PAYLOAD_BYTES = env_int("MYINFO_MAX_PAYLOAD_BYTES", 512 * 1024)
+# JSON Schemas of each category's data (contracts/self-information/<category>.schema.json), shared with
+# the agencies; a category without one is checked for its envelope only.
+MYINFO_CONTRACTS_DIR = env_str("MYINFO_CONTRACTS_DIR", str(BASE_DIR / "contracts" / "self-information"))
 
 # Access history: the Ed25519 key that signs each day's root (PEM, PKCS#8). The demo and tests make one
 # when it is missing; production refuses to sign without it (portal.history.roots never makes one there).

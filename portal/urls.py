@@ -13,5 +13,6 @@ urlpatterns = [
     path("", include("portal.identity.urls")),
     path("", include("portal.dashboard.urls")),
     path("", include("portal.history.urls")),
+    path("", include("portal.myinfo.urls")),
     path("api/", include("api.urls")),
 ]

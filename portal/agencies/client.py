@@ -1,8 +1,12 @@
 """HTTP client for the agencies (the simulator in the demo): signed client assertions, timeouts,
-and errors split into retryable and final. The only place the portal talks to an agency.
+size caps, and errors split into retryable and final. The only place the portal talks to an agency.
+
+Error messages name the agency, the status or the fault, never a value from the answer (it may be
+personal data about someone).
 """
 
 import json
+import re
 import time
 import uuid
 from pathlib import Path
@@ -15,14 +19,37 @@ from joserfc.jwk import ECKey
 
 ASSERTION_LIFETIME = 120
 PORTAL_CLIENT_ID = "myna-portal"
+# Of a refusal's body only this much is read (with a size cap): enough for {"error": ..., "message": ...}.
+ERROR_BODY_BYTES = 4096
+# The error code an agency puts in a refusal ({"error": "category_not_served"}): kept only in this form.
+_AGENCY_ERROR_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 class AgencyError(Exception):
-    """An agency call that failed for good (4xx, malformed answer): retrying will not help."""
+    """An agency call that failed for good (4xx, malformed answer): retrying will not help.
+
+    ``code`` says what kind of failure it was: ``refused`` (a 4xx), ``not_found`` (404), ``content_type``,
+    ``malformed``, ``oversized`` (an answer over the caller's cap), or ``unavailable`` for the retryable
+    subclass. ``status`` is the HTTP status when there was one; ``agency_error`` is the agency's own error
+    code from a refusal's body (``category_not_served``, ``unknown_code``), when it sent a well-formed one.
+    """
+
+    code = "refused"
+
+    def __init__(
+        self, message: str, *, code: str | None = None, status: int | None = None, agency_error: str = ""
+    ) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        self.status = status
+        self.agency_error = agency_error
 
 
 class AgencyUnavailable(AgencyError):
     """A call that may succeed later: timeout, connection refused, 5xx, 429."""
+
+    code = "unavailable"
 
 
 def _signing_key() -> ECKey:
@@ -47,26 +74,132 @@ def client_assertion(*, agency_id: str) -> str:
     return jwt.encode({"alg": "ES256", "kid": _key_id()}, claims, _signing_key())
 
 
-def agency_get(*, agency_id: str, path: str, timeout: float | None = None) -> dict[str, Any]:
-    url = f"{settings.AGENCY_BASE_URL}/agencies/{agency_id}/v1/{path.lstrip('/')}"
-    headers = {
+def _url(agency_id: str, path: str) -> str:
+    return f"{settings.AGENCY_BASE_URL}/agencies/{agency_id}/v1/{path.lstrip('/')}"
+
+
+def _headers(agency_id: str) -> dict[str, str]:
+    return {
         "Authorization": f"Bearer {client_assertion(agency_id=agency_id)}",
         "Accept": "application/json",
     }
+
+
+def _agency_error_code(content: bytes) -> str:
     try:
-        response = httpx.get(url, headers=headers, timeout=timeout or settings.AGENCY_HTTP_TIMEOUT)
+        body = json.loads(content)
+    except ValueError:
+        return ""
+    code = body.get("error") if isinstance(body, dict) else None
+    return code if isinstance(code, str) and _AGENCY_ERROR_CODE.fullmatch(code) else ""
+
+
+def _answer(
+    agency_id: str, status: int, content_type: str, content: bytes, *, ok: tuple[int, ...]
+) -> dict[str, Any]:
+    """The JSON object of a good answer, or the matching error for any other."""
+    if status >= 500 or status == 429:
+        raise AgencyUnavailable(f"{agency_id}: HTTP {status}", status=status)
+    if status not in ok:
+        raise AgencyError(
+            f"{agency_id}: HTTP {status}",
+            code="not_found" if status == 404 else "refused",
+            status=status,
+            agency_error=_agency_error_code(content),
+        )
+    if not content_type.startswith("application/json"):
+        raise AgencyError(f"{agency_id}: unexpected content type", code="content_type", status=status)
+    try:
+        body = json.loads(content)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError; nesting is not
+        raise AgencyError(f"{agency_id}: malformed JSON", code="malformed", status=status) from exc
+    if not isinstance(body, dict):
+        raise AgencyError(f"{agency_id}: answer is not an object", code="malformed", status=status)
+    return body
+
+
+def _too_large(agency_id: str, max_bytes: int) -> AgencyError:
+    return AgencyError(f"{agency_id}: answer larger than {max_bytes} bytes", code="oversized")
+
+
+def _get_capped(
+    agency_id: str, url: str, headers: dict[str, str], timeout: float, max_bytes: int
+) -> tuple[int, str, bytes]:
+    """Reads at most ``max_bytes`` of the body: an agency cannot make the portal hold more than that."""
+    with httpx.stream("GET", url, headers=headers, timeout=timeout) as response:
+        status, content_type = response.status_code, response.headers.get("content-type", "")
+        if status != 200:
+            # A refusal is judged by its status; of its body only the start (the error code) is read.
+            return status, content_type, _read_at_most(response, ERROR_BODY_BYTES)[0]
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise _too_large(agency_id, max_bytes)
+        content, complete = _read_at_most(response, max_bytes)
+        if not complete:
+            raise _too_large(agency_id, max_bytes)
+        return status, content_type, content
+
+
+def _read_at_most(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """The body up to ``limit`` bytes, and whether that was all of it."""
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > limit:
+            chunks.append(chunk[: limit - (size - len(chunk))])
+            return b"".join(chunks), False
+        chunks.append(chunk)
+    return b"".join(chunks), True
+
+
+def agency_get(
+    *, agency_id: str, path: str, timeout: float | None = None, max_bytes: int | None = None
+) -> dict[str, Any]:
+    """GET ``/agencies/<agency_id>/v1/<path>``; with ``max_bytes``, an answer over that is ``oversized``."""
+    url, headers = _url(agency_id, path), _headers(agency_id)
+    timeout = timeout or settings.AGENCY_HTTP_TIMEOUT
+    try:
+        if max_bytes is None:
+            response = httpx.get(url, headers=headers, timeout=timeout)
+            status, content_type, content = (
+                response.status_code,
+                response.headers.get("content-type", ""),
+                response.content,
+            )
+        else:
+            status, content_type, content = _get_capped(agency_id, url, headers, timeout, max_bytes)
     except httpx.HTTPError as exc:
         raise AgencyUnavailable(f"{agency_id}: {type(exc).__name__}") from exc
-    if response.status_code >= 500 or response.status_code == 429:
-        raise AgencyUnavailable(f"{agency_id}: HTTP {response.status_code}")
-    if response.status_code != 200:
-        raise AgencyError(f"{agency_id}: HTTP {response.status_code}")
-    if not response.headers.get("content-type", "").startswith("application/json"):
-        raise AgencyError(f"{agency_id}: unexpected content type")
+    return _answer(agency_id, status, content_type, content, ok=(200,))
+
+
+def agency_post(
+    *,
+    agency_id: str,
+    path: str,
+    body: dict[str, Any],
+    idempotency_key: str,
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """POST JSON to ``/agencies/<agency_id>/v1/<path>``; the agency answers 200, 201 or 202 with an object.
+
+    ``idempotency_key`` goes in the ``Idempotency-Key`` header: the caller sends the same key every time
+    it retries the same message, so an agency that received it once does not act on it twice.
+    """
+    headers = {**_headers(agency_id), "Idempotency-Key": idempotency_key}
     try:
-        body = response.json()
-    except ValueError as exc:
-        raise AgencyError(f"{agency_id}: malformed JSON") from exc
-    if not isinstance(body, dict):
-        raise AgencyError(f"{agency_id}: answer is not an object")
-    return body
+        response = httpx.post(
+            _url(agency_id, path),
+            headers=headers,
+            json=body,
+            timeout=timeout or settings.AGENCY_HTTP_TIMEOUT,
+        )
+    except httpx.HTTPError as exc:
+        raise AgencyUnavailable(f"{agency_id}: {type(exc).__name__}") from exc
+    return _answer(
+        agency_id,
+        response.status_code,
+        response.headers.get("content-type", ""),
+        response.content,
+        ok=(200, 201, 202),
+    )

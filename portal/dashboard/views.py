@@ -26,7 +26,10 @@ class MenuEntry:
 
 MENU = [
     MenuEntry(
-        "myinfo", _("わたしの情報"), _("税・年金・医療など、行政機関があなたについて持っている情報"), None
+        "myinfo",
+        _("わたしの情報"),
+        _("税・年金・医療など、行政機関があなたについて持っている情報"),
+        "myinfo:overview",
     ),
     MenuEntry("notices", _("お知らせ"), _("行政機関からのお知らせと回答が必要な手続"), None),
     MenuEntry("history", _("アクセス記録"), _("いつ、誰が、何のためにあなたの情報を見たか"), "history:list"),

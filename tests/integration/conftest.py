@@ -52,7 +52,15 @@ def worker_environment(django_db_setup, django_db_blocker) -> dict[str, str]:
 
 
 @contextmanager
-def running_worker(environment: dict[str, str], *, queues: tuple[str, ...], name: str, log_path: Path):
+def running_worker(
+    environment: dict[str, str],
+    *,
+    queues: tuple[str, ...],
+    name: str,
+    log_path: Path,
+    pool: str = "solo",
+    concurrency: int = 1,
+):
     """A real `celery worker` process on the given queues; stopped (and its log shown on failure) after."""
     with log_path.open("w") as log:
         process = subprocess.Popen(
@@ -63,7 +71,8 @@ def running_worker(environment: dict[str, str], *, queues: tuple[str, ...], name
                 "-A",
                 "portal",
                 "worker",
-                "--pool=solo",
+                f"--pool={pool}",
+                f"--concurrency={concurrency}",
                 "--loglevel=INFO",
                 f"--queues={','.join(queues)}",
                 f"--hostname={name}-{os.getpid()}@%h",

@@ -1,0 +1,25 @@
+"""Japanese and English names for the keys and coded values of the agencies' payloads."""
+
+LABELS: dict[str, tuple[str, str]] = {
+    "members": ("世帯員", "household members"),
+    "name": ("氏名", "name"),
+    "name_kana": ("氏名（カナ）", "name (kana)"),
+    "birth_date": ("生年月日", "date of birth"),
+    "sex": ("性別", "sex"),
+    "relation": ("続柄", "relationship"),
+    "address": ("住所", "address"),
+    "household_id": ("世帯番号", "household number"),
+    "head": ("世帯主", "head of household"),
+    "child": ("子", "child"),
+    "spouse": ("配偶者", "spouse"),
+    "parent": ("親", "parent"),
+    "moved_in": ("転入日", "moved in"),
+    "municipality": ("市区町村", "municipality"),
+    "status": ("状態", "status"),
+    "amount_yen": ("金額", "amount"),
+    "monthly_amount_yen": ("月額", "monthly amount"),
+    "year": ("年度", "year"),
+    "month": ("年月", "month"),
+    "date": ("日付", "date"),
+    "note": ("備考", "note"),
+}

@@ -1,0 +1,253 @@
+"""Strict reading of an agency's self-information answer (docs/contracts.md) and the identity check.
+
+The envelope must be about the code, agency and category asked for; the ``data`` must satisfy the
+category's JSON Schema (contracts/self-information/<category>.schema.json) when there is one. Error
+messages name where the fault is and which rule failed, never the value found there (it may be personal
+data, possibly someone else's).
+"""
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, best_match
+from jsonschema.protocols import Validator
+from jsonschema.validators import validator_for
+from referencing import Registry, Resource
+from referencing.exceptions import NoSuchResource
+
+from portal.agencies.client import AgencyError
+from portal.identity.models import Resident
+
+NAME_MAX = 200
+# Nesting deeper than this is no agency record: refused before any further work on it.
+MAX_DEPTH = 32
+# An agency's clock may run a little ahead of ours; an "as of" further in the future is not believed.
+FUTURE_TOLERANCE = timedelta(hours=1)
+
+_ENVELOPE_FIELDS = frozenset({"agency_id", "agency_code", "category", "as_of", "subject", "data"})
+_SUBJECT_FIELDS = frozenset({"name", "name_kana", "birth_date"})
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+#: The identity attributes compared with the resident's, in the order reports name them.
+IDENTITY_ATTRIBUTES = ("name", "birth_date")
+
+
+class MyinfoPayloadError(AgencyError):
+    """The agency answered, but not with data the portal may keep (final: asking again will not help).
+
+    ``code`` is ``malformed``, ``oversized`` or ``wrong_subject`` (an answer about another agency code).
+    """
+
+    def __init__(self, code: str, where: str, problem: str) -> None:
+        super().__init__(f"{code}: {where}: {problem}", code=code)
+        self.where = where
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Who the agency believes the record is about."""
+
+    name: str
+    name_kana: str
+    birth_date: date
+
+
+@dataclass(frozen=True)
+class SelfInformation:
+    agency_id: str
+    agency_code: str
+    category: str
+    as_of: datetime
+    subject: Subject
+    data: dict[str, Any]
+
+
+def _malformed(where: str, problem: str) -> MyinfoPayloadError:
+    return MyinfoPayloadError("malformed", where, problem)
+
+
+def _object(value: Any, where: str, fields: frozenset[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _malformed(where, "not an object")
+    missing, unknown = fields - value.keys(), value.keys() - fields
+    if missing:
+        raise _malformed(where, f"missing {', '.join(sorted(missing))}")
+    if unknown:
+        # Counted, not named: an unexpected key is as untrusted as any value.
+        raise _malformed(where, f"{len(unknown)} unknown field(s)")
+    return value
+
+
+def _text(value: Any, where: str, *, allow_empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise _malformed(where, "not a string")
+    if not allow_empty and not value.strip():
+        raise _malformed(where, "empty")
+    if len(value) > NAME_MAX:
+        raise MyinfoPayloadError("oversized", where, f"longer than {NAME_MAX} characters")
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+        raise _malformed(where, "contains control characters")
+    return value
+
+
+def _day(value: Any, where: str) -> date:
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise _malformed(where, "not a date (YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise _malformed(where, "not a date (YYYY-MM-DD)") from None
+
+
+def _time(value: Any, where: str) -> datetime:
+    if not isinstance(value, str) or len(value) > 40:
+        raise _malformed(where, "not an ISO 8601 date and time")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise _malformed(where, "not an ISO 8601 date and time") from None
+    if moment.utcoffset() is None:
+        raise _malformed(where, "has no UTC offset")
+    return moment
+
+
+def _depth(value: Any) -> int:
+    """How deeply the value nests (iteratively: a hostile answer must not exhaust the stack)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth > MAX_DEPTH:
+                return depth
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def parse_self_information(
+    body: Any, *, agency_id: str, expected_code: str, category: str, now: datetime
+) -> SelfInformation:
+    """The answer's envelope, checked, or :class:`MyinfoPayloadError` naming the first fault."""
+    answer = _object(body, "answer", _ENVELOPE_FIELDS)
+    if not isinstance(answer["agency_code"], str) or answer["agency_code"] != expected_code:
+        # An answer about someone else: whatever it holds must not reach this resident (SPEC 2.6).
+        raise MyinfoPayloadError("wrong_subject", "answer.agency_code", "not the code asked for")
+    if answer["agency_id"] != agency_id:
+        raise _malformed("answer.agency_id", "not the agency asked")
+    if answer["category"] != category:
+        raise _malformed("answer.category", "not the category asked for")
+    as_of = _time(answer["as_of"], "answer.as_of")
+    if as_of > now + FUTURE_TOLERANCE:
+        raise _malformed("answer.as_of", "lies in the future")
+    subject = _object(answer["subject"], "answer.subject", _SUBJECT_FIELDS)
+    data = answer["data"]
+    if not isinstance(data, dict):
+        raise _malformed("answer.data", "not an object")
+    if _depth(data) > MAX_DEPTH:
+        raise _malformed("answer.data", f"nested deeper than {MAX_DEPTH} levels")
+    return SelfInformation(
+        agency_id=agency_id,
+        agency_code=expected_code,
+        category=category,
+        as_of=as_of,
+        subject=Subject(
+            name=_text(subject["name"], "answer.subject.name"),
+            name_kana=_text(subject["name_kana"], "answer.subject.name_kana", allow_empty=True),
+            birth_date=_day(subject["birth_date"], "answer.subject.birth_date"),
+        ),
+        data=data,
+    )
+
+
+def contract_path(category: str) -> Path:
+    return Path(settings.MYINFO_CONTRACTS_DIR) / f"{category}.schema.json"
+
+
+def _registry(directory: Path) -> Registry:
+    """Resolves a schema's references to sibling files of the contract directory, and to nothing else."""
+
+    def retrieve(uri: str) -> Resource:
+        name = uri.rsplit("/", 1)[-1]
+        path = directory / name
+        if not name.endswith(".json") or not path.is_file():
+            raise NoSuchResource(ref=uri)
+        return Resource.from_contents(json.loads(path.read_text(encoding="utf-8")))
+
+    return Registry(retrieve=retrieve)  # type: ignore[call-arg]
+
+
+@lru_cache(maxsize=64)
+def _validator(path: str, modified_ns: int) -> Validator:
+    # Keyed by modification time too: a contract updated on disk is read again without a restart.
+    try:
+        schema = json.loads(Path(path).read_text(encoding="utf-8"))
+        cls = validator_for(schema, default=Draft202012Validator)
+        cls.check_schema(schema)
+    except (ValueError, SchemaError) as exc:
+        raise ImproperlyConfigured(f"{path} is not a valid JSON Schema: {exc}") from exc
+    return cls(schema, registry=_registry(Path(path).parent), format_checker=cls.FORMAT_CHECKER)
+
+
+def data_validate(*, category: str, data: dict[str, Any]) -> bool:
+    """Checks ``data`` against the category's contract; False when there is no contract to check against."""
+    path = contract_path(category)
+    try:
+        modified_ns = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return False
+    error = best_match(_validator(str(path), modified_ns).iter_errors(data))
+    if error is not None:
+        # The JSON path and the rule, never error.message: it quotes the offending value.
+        where = "answer.data" + error.json_path[1:]
+        raise _malformed(where, f"fails the contract's '{error.validator}' rule")
+    return True
+
+
+def name_key(name: str) -> str:
+    """A name as compared: NFKC (full-width letters and spaces, half-width kana), no spaces, case folded.
+
+    Agencies write 山田　花子, 山田 花子 or 山田花子 for one person, and SMITH JOHN or Smith John; those
+    are one name. Different characters stay different (一郎 is not 一朗): that is the mis-link case.
+    """
+    return "".join(unicodedata.normalize("NFKC", name).split()).casefold()
+
+
+def identity_mismatches(*, subject: Subject, resident: Resident) -> list[str]:
+    """The identity attributes in which the agency's subject differs from the resident; [] if none."""
+    mismatched = []
+    if name_key(subject.name) != name_key(resident.name):
+        mismatched.append("name")
+    if subject.birth_date != resident.birth_date:
+        mismatched.append("birth_date")
+    return mismatched
+
+
+def answer_digest_text(answer: SelfInformation) -> str:
+    """The canonical text of what an answer says, without its "as of" (which changes on every fetch)."""
+    return json.dumps(
+        {
+            "agency_id": answer.agency_id,
+            "agency_code": answer.agency_code,
+            "category": answer.category,
+            "subject": {
+                "name": answer.subject.name,
+                "name_kana": answer.subject.name_kana,
+                "birth_date": answer.subject.birth_date.isoformat(),
+            },
+            "data": answer.data,
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+    )

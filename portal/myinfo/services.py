@@ -1,0 +1,411 @@
+"""Fetching a resident's self-information from the agencies, one category per task, into a short cache.
+
+Each agency knows the resident only by its own code; the My Number never leaves the portal. An answer is
+kept only when it is well formed, about that code, within its contract and about this very person (name
+and birth date); one about someone else is quarantined and reported to the agency, never shown. Every
+step is safe to run twice: a redelivered task finds its work done, or does it again to the same effect.
+"""
+
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery import group
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from portal.agencies.breaker import breaker_allow, breaker_failure, breaker_success
+from portal.agencies.client import AgencyError, AgencyUnavailable, agency_get, agency_post
+from portal.agencies.codes import AgencyInfo, agency_code, agency_registry
+from portal.core.crypto import lookup_hash
+from portal.history.models import Channel
+from portal.history.services import Actor, release_record
+from portal.identity.models import Resident, SecurityEvent
+from portal.myinfo.models import (
+    MYINFO_CATEGORIES,
+    CategoryEntry,
+    EntryState,
+    FetchError,
+    Quarantine,
+)
+from portal.myinfo.payload import (
+    IDENTITY_ATTRIBUTES,
+    SelfInformation,
+    answer_digest_text,
+    data_validate,
+    identity_mismatches,
+    parse_self_information,
+)
+
+logger = logging.getLogger(__name__)
+
+#: A fetch asked for longer ago than this and still not ended was lost (its message outlives a dead
+#: worker by the broker's visibility timeout, 10 minutes): a new refresh may start it again.
+FETCH_STALL = timedelta(minutes=15)
+#: Sent as the report's reason; the only kind of mis-link report the portal makes.
+MISLINK_REASON = "identity_mismatch"
+
+# An agency's refusal codes (docs/contracts.md) and the client's error codes, as the resident reads them.
+_CLIENT_ERRORS = {
+    "content_type": FetchError.CONTENT_TYPE,
+    "malformed": FetchError.MALFORMED,
+    "oversized": FetchError.OVERSIZED,
+    "wrong_subject": FetchError.WRONG_SUBJECT,
+}
+# Faults staff should look into: the agency answered out of contract, or about someone else.
+_SECURITY_RELEVANT = frozenset(
+    {FetchError.CONTENT_TYPE, FetchError.MALFORMED, FetchError.OVERSIZED, FetchError.WRONG_SUBJECT}
+)
+
+
+def agency_for_category(category: str) -> AgencyInfo:
+    """The agency that serves a category (demo/agencies.json, ``categories``)."""
+    for agency in agency_registry().values():
+        if category in agency.categories:
+            return agency
+    raise LookupError(f"no agency serves {category}")
+
+
+def _checked_categories(categories: list[str] | tuple[str, ...] | None) -> list[str]:
+    if categories is None:
+        return list(MYINFO_CATEGORIES)
+    unknown = set(categories) - set(MYINFO_CATEGORIES)
+    if unknown:
+        raise ValueError(f"not self-information categories: {', '.join(sorted(unknown))}")
+    return [c for c in MYINFO_CATEGORIES if c in categories]  # the residents' order, once each
+
+
+@transaction.atomic
+def myinfo_refresh_start(
+    *, resident: Resident, categories: list[str] | tuple[str, ...] | None = None
+) -> list[str]:
+    """Marks the categories as being fetched and, once committed, queues one fetch task for each at once.
+
+    A category already being fetched (asked for less than :data:`FETCH_STALL` ago) is left to that
+    fetch. Returns the categories queued. Called on login and by the page's "refresh".
+    """
+    from portal.myinfo.tasks import fetch_category  # the task module imports this one
+
+    now = timezone.now()
+    wanted = _checked_categories(categories)
+    CategoryEntry.objects.bulk_create(
+        [CategoryEntry(resident=resident, category=c, agency_id=agency_for_category(c).id) for c in wanted],
+        ignore_conflicts=True,
+    )
+    queued = []
+    for entry in CategoryEntry.objects.select_for_update().filter(resident=resident, category__in=wanted):
+        under_way = (
+            entry.state == EntryState.FETCHING
+            and entry.requested_at is not None
+            and now - entry.requested_at < FETCH_STALL
+        )
+        if under_way:
+            continue
+        entry.state = EntryState.FETCHING
+        entry.requested_at = now
+        entry.attempts = 0
+        entry.last_error_code = ""
+        entry.save(update_fields=["state", "requested_at", "attempts", "last_error_code", "updated_at"])
+        queued.append(entry.category)
+    queued.sort(key=MYINFO_CATEGORIES.index)
+    if queued:
+        fetches = group(
+            fetch_category.si(resident_id=resident.pk, category=c, requested_at=now.isoformat())
+            for c in queued
+        )
+        # robust: a broker that is down must not undo a login; the entries then show as stalled.
+        transaction.on_commit(fetches.apply_async, robust=True)
+    return queued
+
+
+def category_fetch(*, resident_id: int, category: str, requested_at: datetime | None = None) -> str:
+    """One fetch of one category; returns the entry's state after it (or ``gone``, ``skipped``).
+
+    :class:`AgencyUnavailable` (also when the agency's breaker is open) is recorded as a failure and
+    raised again, so the task retries; every other outcome is final and recorded in the entry.
+    """
+    _checked_categories([category])
+    resident = Resident.objects.filter(pk=resident_id).first()
+    if resident is None:
+        return "gone"  # the user folder was closed; its entries went with it
+    agency = agency_for_category(category)
+    started_at = _attempt_begin(
+        resident=resident, category=category, agency=agency, requested_at=requested_at
+    )
+    if started_at is None:
+        return "skipped"
+    code = agency_code(my_number=resident.my_number, agency_id=agency.id)
+    try:
+        body = _agency_call(agency_id=agency.id, path=f"residents/{code}/self-information/{category}")
+        answer = parse_self_information(
+            body, agency_id=agency.id, expected_code=code, category=category, now=timezone.now()
+        )
+        data_validate(category=category, data=answer.data)
+    except AgencyUnavailable as exc:
+        _attempt_failed(
+            resident=resident, category=category, started_at=started_at, error=FetchError.UNAVAILABLE
+        )
+        logger.info("myinfo %s from %s unavailable: %s", category, agency.id, exc)
+        raise
+    except AgencyError as exc:
+        error = _fetch_error(exc)
+        _attempt_failed(resident=resident, category=category, started_at=started_at, error=error)
+        if error in _SECURITY_RELEVANT:
+            SecurityEvent.objects.create(
+                kind=f"myinfo_{error}",
+                resident=resident,
+                detail={
+                    "agency": agency.id,
+                    "category": category,
+                    "where": getattr(exc, "where", ""),
+                    "problem": getattr(exc, "problem", str(exc)),
+                },
+            )
+        logger.warning("myinfo %s from %s refused: %s", category, agency.id, error)
+        return EntryState.FAILED
+    mismatched = identity_mismatches(subject=answer.subject, resident=resident)
+    if mismatched:
+        quarantine = _quarantine(resident=resident, answer=answer, mismatched=mismatched)
+        try:
+            quarantine_report(quarantine=quarantine)
+        except AgencyError:
+            # The data is safely held back either way; the report is sent again until the agency has it.
+            from portal.myinfo.tasks import report_mislink
+
+            report_mislink.apply_async(kwargs={"quarantine_id": quarantine.pk}, countdown=30)
+        return EntryState.QUARANTINED
+    _store(resident=resident, answer=answer)
+    return EntryState.DONE
+
+
+def _agency_call(*, agency_id: str, path: str) -> dict[str, Any]:
+    """agency_get behind the agency's circuit breaker: only unavailability counts against the agency."""
+    breaker_allow(agency_id=agency_id)
+    try:
+        body = agency_get(agency_id=agency_id, path=path, max_bytes=settings.MYINFO_MAX_PAYLOAD_BYTES)
+    except AgencyUnavailable:
+        breaker_failure(agency_id=agency_id)
+        raise
+    except AgencyError:
+        breaker_success(agency_id=agency_id)  # it answered: it is up, however wrong the answer
+        raise
+    breaker_success(agency_id=agency_id)
+    return body
+
+
+def _fetch_error(exc: AgencyError) -> str:
+    if exc.code == "not_found":
+        return FetchError.NOT_SERVED if exc.agency_error == "category_not_served" else FetchError.NOT_FOUND
+    return _CLIENT_ERRORS.get(exc.code, FetchError.REFUSED)
+
+
+@transaction.atomic
+def _attempt_begin(
+    *, resident: Resident, category: str, agency: AgencyInfo, requested_at: datetime | None
+) -> datetime | None:
+    """Records an attempt and returns its start; None when a later attempt already ended the request."""
+    now = timezone.now()
+    entry, _ = CategoryEntry.objects.select_for_update().get_or_create(
+        resident=resident,
+        category=category,
+        defaults={"agency_id": agency.id, "requested_at": requested_at or now},
+    )
+    ended = (
+        requested_at is not None
+        and entry.state in (EntryState.DONE, EntryState.QUARANTINED)
+        and entry.last_attempt_at is not None
+        and entry.last_attempt_at >= requested_at
+    )
+    if ended:
+        return None
+    entry.agency_id = agency.id
+    entry.state = EntryState.FETCHING
+    entry.last_attempt_at = now
+    entry.attempts = F("attempts") + 1
+    entry.save(update_fields=["agency_id", "state", "last_attempt_at", "attempts", "updated_at"])
+    return now
+
+
+def _attempt_failed(*, resident: Resident, category: str, started_at: datetime, error: str) -> None:
+    # Only the latest attempt speaks for the entry: an older copy's failure must not hide a newer result.
+    CategoryEntry.objects.filter(resident=resident, category=category, last_attempt_at=started_at).update(
+        state=EntryState.FAILED,
+        last_error_code=error,
+        consecutive_failures=F("consecutive_failures") + 1,
+        updated_at=timezone.now(),
+    )
+
+
+@transaction.atomic
+def _store(*, resident: Resident, answer: SelfInformation) -> None:
+    now = timezone.now()
+    entry, _ = CategoryEntry.objects.select_for_update().get_or_create(
+        resident=resident, category=answer.category, defaults={"agency_id": answer.agency_id}
+    )
+    entry.payload = json.dumps(answer.data, ensure_ascii=False, separators=(",", ":"))
+    entry.as_of = answer.as_of
+    entry.fetched_at = now
+    entry.expires_at = now + timedelta(seconds=settings.MYINFO_CACHE_SECONDS)
+    entry.state = EntryState.DONE
+    entry.last_error_code = ""
+    entry.consecutive_failures = 0
+    entry.save(
+        update_fields=[
+            "payload",
+            "as_of",
+            "fetched_at",
+            "expires_at",
+            "state",
+            "last_error_code",
+            "consecutive_failures",
+            "updated_at",
+        ]
+    )
+
+
+@transaction.atomic
+def _quarantine(*, resident: Resident, answer: SelfInformation, mismatched: list[str]) -> Quarantine:
+    """Holds the answer apart and drops whatever the entry held: the agency's link itself is in doubt."""
+    now = timezone.now()
+    digest = lookup_hash(answer_digest_text(answer), purpose="myinfo-quarantine")
+    envelope = {
+        "agency_id": answer.agency_id,
+        "agency_code": answer.agency_code,
+        "category": answer.category,
+        "as_of": answer.as_of.isoformat(),
+        "subject": {
+            "name": answer.subject.name,
+            "name_kana": answer.subject.name_kana,
+            "birth_date": answer.subject.birth_date.isoformat(),
+        },
+        "data": answer.data,
+    }
+    quarantine, created = Quarantine.objects.get_or_create(
+        resident=resident,
+        category=answer.category,
+        payload_digest=digest,
+        defaults={
+            "agency_id": answer.agency_id,
+            "agency_code": answer.agency_code,
+            "mismatched": mismatched,
+            "payload": json.dumps(envelope, ensure_ascii=False),
+            "as_of": answer.as_of,
+            "detected_at": now,
+            "last_seen_at": now,
+        },
+    )
+    if not created:
+        quarantine.last_seen_at = now
+        quarantine.save(update_fields=["last_seen_at"])
+    CategoryEntry.objects.filter(resident=resident, category=answer.category).update(
+        state=EntryState.QUARANTINED,
+        payload=None,
+        as_of=None,
+        fetched_at=None,
+        expires_at=None,
+        last_error_code=FetchError.IDENTITY_MISMATCH,
+        consecutive_failures=0,
+        updated_at=now,
+    )
+    if created:
+        SecurityEvent.objects.create(
+            kind="myinfo_identity_mismatch",
+            resident=resident,
+            detail={
+                "agency": answer.agency_id,
+                "category": answer.category,
+                "mismatched": mismatched,
+                "quarantine": str(quarantine.public_id),
+            },
+        )
+    return quarantine
+
+
+def _report_body(quarantine: Quarantine) -> dict[str, Any]:
+    return {
+        "category": quarantine.category,
+        "reason": MISLINK_REASON,
+        # True where the portal observed a difference from the resident's own record.
+        "observed": {attribute: attribute in quarantine.mismatched for attribute in IDENTITY_ATTRIBUTES},
+        # The moment of detection: the same every time the report is sent again (same Idempotency-Key).
+        "reported_at": quarantine.detected_at.isoformat(),
+    }
+
+
+def quarantine_report(*, quarantine: Quarantine) -> str:
+    """Tells the agency its record did not match (a mis-link report); returns the agency's report id.
+
+    What the report says about the resident is a release to the agency, so it is recorded in their
+    history first (SPEC 2.3), once. Sent with the quarantine's id as Idempotency-Key: sending it again
+    after a lost answer makes no second report. Raises :class:`AgencyError` when the agency did not take it.
+    """
+    if quarantine.report_id:
+        return quarantine.report_id
+    agency = agency_registry()[quarantine.agency_id]
+    if quarantine.report_logged_at is None:
+        release_record(
+            owner=quarantine.resident,
+            actor=Actor.for_agency(agency.id, agency.name_ja),
+            category=quarantine.category,
+            items=list(IDENTITY_ATTRIBUTES),
+            purpose="mislink_report",
+            channel=Channel.AGENCY_API,
+        )
+        quarantine.report_logged_at = timezone.now()
+        quarantine.save(update_fields=["report_logged_at"])
+    Quarantine.objects.filter(pk=quarantine.pk).update(report_attempts=F("report_attempts") + 1)
+    try:
+        answer = agency_post(
+            agency_id=agency.id,
+            path=f"residents/{quarantine.agency_code}/mislink-reports",
+            body=_report_body(quarantine),
+            idempotency_key=str(quarantine.public_id),
+        )
+        report_id = answer.get("report_id")
+        if not isinstance(report_id, str) or not 0 < len(report_id) <= 64 or not report_id.isprintable():
+            raise AgencyError(f"{agency.id}: report answer without a report id", code="malformed")
+    except AgencyError as exc:
+        Quarantine.objects.filter(pk=quarantine.pk).update(report_error=exc.code)
+        logger.warning("mis-link report to %s not taken: %s", agency.id, exc.code)
+        raise
+    quarantine.report_id = report_id
+    quarantine.reported_at = timezone.now()
+    quarantine.report_error = ""
+    quarantine.save(update_fields=["report_id", "reported_at", "report_error"])
+    return report_id
+
+
+def quarantine_report_send(*, quarantine_id: int) -> str:
+    """The mis-link report of a stored quarantine (task and admin action); '' when it is gone."""
+    quarantine = Quarantine.objects.select_related("resident").filter(pk=quarantine_id).first()
+    if quarantine is None:
+        return ""
+    return quarantine_report(quarantine=quarantine)
+
+
+def myinfo_fetch_gave_up(*, resident_id: int, category: str) -> None:
+    """Retries ran out (or the task died): the page says the category could not be fetched.
+
+    A final outcome the fetch already recorded (done, quarantined, refused, malformed) is left as it is.
+    """
+    CategoryEntry.objects.filter(resident_id=resident_id, category=category).filter(
+        state__in=(EntryState.FETCHING, EntryState.FAILED),
+        last_error_code__in=("", FetchError.UNAVAILABLE),
+    ).update(state=EntryState.FAILED, last_error_code=FetchError.GAVE_UP, updated_at=timezone.now())
+
+
+def myinfo_purge_expired(*, now: datetime) -> int:
+    """Drops payloads past their lifetime (SPEC 2.1); returns how many entries were deleted or emptied.
+
+    An entry that only held data is deleted. One that also says something current (a refresh under way
+    or failed) keeps that and loses its data.
+    """
+    expired = CategoryEntry.objects.filter(expires_at__lte=now)
+    emptied = expired.exclude(state=EntryState.DONE).update(
+        payload=None, as_of=None, fetched_at=None, expires_at=None, updated_at=now
+    )
+    deleted, _ = expired.filter(state=EntryState.DONE).delete()
+    return deleted + emptied

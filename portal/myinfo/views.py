@@ -1,0 +1,129 @@
+"""/myinfo/: a card per category with its state, each category's data made readable, and exports.
+
+Thin: services start fetches, selectors read, the access-history core records every display of agency
+data before it is drawn.
+"""
+
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from portal.core.categories import CATEGORIES
+from portal.history.models import Channel
+from portal.history.services import Actor, release_record
+from portal.myinfo import charts, exports, selectors, services
+from portal.myinfo.presentation import build_node
+
+ERA_SESSION_KEY = "myinfo_era"
+
+
+def _resident(request: HttpRequest):
+    resident = getattr(request.user, "resident", None)
+    if resident is None:
+        raise Http404
+    return resident
+
+
+def _language() -> str:
+    return "en" if get_language() == "en" else "ja"
+
+
+def _category_or_404(category: str) -> str:
+    if category not in services.MYINFO_CATEGORIES:
+        raise Http404
+    return category
+
+
+@never_cache
+@login_required
+@require_GET
+def overview(request: HttpRequest) -> HttpResponse:
+    resident = _resident(request)
+    statuses = selectors.myinfo_overview(resident=resident, now=timezone.now())
+    return render(
+        request,
+        "myinfo/overview.html",
+        {
+            "statuses": statuses,
+            "any_fetching": any(s.state == "fetching" for s in statuses),
+            "language": _language(),
+        },
+    )
+
+
+@never_cache
+@login_required
+@require_GET
+def status_json(request: HttpRequest) -> JsonResponse:
+    """Polled by the overview page for live progress: states only, no agency data."""
+    resident = _resident(request)
+    statuses = selectors.myinfo_overview(resident=resident, now=timezone.now())
+    return JsonResponse(
+        {
+            "categories": [
+                {
+                    "category": s.category,
+                    "state": s.state,
+                    "as_of": s.as_of.isoformat() if s.as_of else None,
+                    "error": s.error_code,
+                }
+                for s in statuses
+            ]
+        }
+    )
+
+
+@login_required
+@require_POST
+def refresh(request: HttpRequest) -> HttpResponse:
+    resident = _resident(request)
+    category = request.POST.get("category") or None
+    categories = [_category_or_404(category)] if category else None
+    with transaction.atomic():
+        services.myinfo_refresh_start(resident=resident, categories=categories)
+    return redirect("myinfo:overview")
+
+
+@never_cache
+@login_required
+@require_GET
+def detail(request: HttpRequest, category: str) -> HttpResponse:
+    resident = _resident(request)
+    _category_or_404(category)
+    if "era" in request.GET:
+        request.session[ERA_SESSION_KEY] = request.GET["era"] == "1"
+    era = bool(request.session.get(ERA_SESSION_KEY, False))
+    language = _language()
+    status = next(
+        s for s in selectors.myinfo_overview(resident=resident, now=timezone.now()) if s.category == category
+    )
+    data = selectors.myinfo_payload(resident=resident, category=category) if status.has_data else None
+    context = {"status": status, "category": CATEGORIES[category], "language": language, "era": era}
+    if data is not None:
+        release_record(
+            owner=resident,
+            actor=Actor.for_resident(resident),
+            category=category,
+            items=sorted(data)[:20],
+            purpose="myinfo_view",
+            channel=Channel.WEB,
+        )
+        context.update(
+            node=build_node(data, language, era=era), charts=charts.charts_for(category, data, language)
+        )
+    return render(request, "myinfo/detail.html", context)
+
+
+@never_cache
+@login_required
+@require_GET
+def export(request: HttpRequest, fmt: str) -> HttpResponse:
+    resident = _resident(request)
+    if fmt not in exports.FORMATS:
+        raise Http404
+    return exports.myinfo_export_response(resident=resident, fmt=fmt, language=_language())
