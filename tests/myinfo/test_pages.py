@@ -35,7 +35,8 @@ CHECKUPS = {
     "checkups": [
         {"fiscal_year": year, "examined_on": f"{year}-10-14", "results": [
             {"code": "systolic_bp", "name": "収縮期血圧", "value": value, "unit": "mmHg",
-             "reference": {"lower": None, "upper": 129, "text": "129以下"}, "flag": "high" if value > 129 else None}
+             "reference": {"lower": None, "upper": 129, "text": "129以下"},
+             "flag": "high" if value > 129 else None}
         ]}
         for year, value in ((2023, 138), (2024, 131), (2025, 124))
     ]
