@@ -1,7 +1,8 @@
-"""Command line: ``python -m simulators.agency {init,serve,code}``.
+"""Command line: ``python -m simulators.agency {init,serve,code,schemas}``.
 
 ``init`` (re)builds the records, ``serve`` runs init then uvicorn, ``code`` prints a demo resident's
-agency-specific codes (for curl sessions). Configuration comes from environment variables only; this module
+agency-specific codes (for curl sessions), ``schemas`` writes (or with ``--check`` compares) the payload
+contracts in contracts/self-information/. Configuration comes from environment variables only; this module
 must never write the My Number anywhere but the terminal that asked for a code derived from it.
 """
 
@@ -10,7 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
+from . import schemas
 from .codes import agency_code
 from .config import Settings
 from .seed import initialise
@@ -54,6 +57,19 @@ def _code(settings: Settings, person_id: str, agency_id: str | None) -> int:
     return 0
 
 
+def _schemas(directory: Path, check: bool) -> int:
+    if check:
+        stale = schemas.differences(directory)
+        for name in stale:
+            print(f"out of date: {directory / name}", file=sys.stderr)
+        if stale:
+            print("run: python -m simulators.agency schemas", file=sys.stderr)
+        return 1 if stale else 0
+    changed = schemas.write(directory)
+    print(f"agency simulator: {len(changed)} schema file(s) written in {directory}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m simulators.agency", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -65,7 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     code = commands.add_parser("code", help="print a demo resident's agency-specific codes")
     code.add_argument("person_id", help="an id from demo/people.json, e.g. yamada-hanako")
     code.add_argument("--agency", default=None, help="only this agency")
+    schema = commands.add_parser(
+        "schemas", help="write the payloads' JSON Schemas (contracts/self-information)"
+    )
+    schema.add_argument("--dir", type=Path, default=schemas.CONTRACTS_DIR, help="where the files live")
+    schema.add_argument("--check", action="store_true", help="only compare; exit 1 when a file differs")
     args = parser.parse_args(argv)
+    if args.command == "schemas":
+        return _schemas(args.dir, args.check)  # needs no settings
 
     settings = Settings.from_env()
     if args.command == "init":

@@ -7,14 +7,18 @@ portal and must never answer agency data to a request whose assertion was not ve
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import json
+import re
+import secrets
 from datetime import date, datetime
 from typing import Any
 
-from fastapi import Depends, FastAPI, Query, Request, Security
+from fastapi import Depends, FastAPI, Header, Query, Request, Security
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -29,13 +33,18 @@ from .models import (
     FaultStatus,
     Health,
     IdentityRecord,
+    MislinkReportAccepted,
+    MislinkReportRequest,
+    MislinkReports,
     ProvisionRecords,
     SelfInformation,
-    Subject,
 )
 from .provision import PROVISION_CATEGORY
 from .seed import JST
-from .store import AgencyRow, FaultRow, ResidentRow, Store
+from .store import AgencyRow, FaultRow, IdempotencyConflict, ResidentRow, Store
+
+#: Idempotency-Key values: visible ASCII, as the IETF draft's examples (UUIDs and the like).
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 DESCRIPTION = """
 Stands in for every government agency the portal fetches self-information from (自己情報取得).
@@ -49,6 +58,9 @@ Stands in for every government agency the portal fetches self-information from (
   or category, 503 outage (with `Retry-After`), 500 injected error.
 * The information provision network (`info-network`) also serves each resident's information-provision
   records (情報提供等記録): which agency asked which, for what procedure, under which law, and when.
+* The portal reports a record whose `subject` is not its resident (`POST …/mislink-reports`, 誤登録の連絡),
+  with mismatch flags only and an `Idempotency-Key`.
+* Each category's `data` follows the JSON Schema in `contracts/self-information/<category>.schema.json`.
 * `/_control/` sets per-agency latency, error rate and outages for fault tests (needs `X-Control-Token`).
 """
 
@@ -57,7 +69,7 @@ TAGS = [
         "name": "agencies",
         "description": "Identity records, self-information and information-provision records, per agency.",
     },
-    {"name": "control", "description": "Fault injection for tests and demos."},
+    {"name": "control", "description": "Fault injection and mis-link report inspection for tests and demos."},
     {"name": "health", "description": "Process liveness."},
 ]
 
@@ -173,19 +185,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         r = await authenticated_resident(request, agency_code, agency_id)
         if category not in agency.categories or category == PROVISION_CATEGORY:
             raise ApiError(404, "category_not_served", f"Agency '{agency_id}' does not serve '{category}'.")
-        data = await run_in_threadpool(store.payload, agency_id, agency_code, category)
+        data = await run_in_threadpool(store.payload_text, agency_id, agency_code, category)
         if data is None:
             raise ApiError(
                 404, "category_not_served", f"'{category}' is not available from this simulator yet."
             )
-        return {
+        envelope = {
             "agency_id": agency_id,
             "agency_code": agency_code,
             "category": category,
-            "as_of": datetime.now(JST).replace(microsecond=0),
-            "subject": Subject(name=r.name, name_kana=r.name_kana, birth_date=r.birth_date),  # type: ignore[arg-type]
-            "data": data,
+            "as_of": datetime.now(JST).replace(microsecond=0).isoformat(),
+            # Who the agency believes the data is about: at the mis-linked agency, someone else.
+            "subject": {"name": r.name, "name_kana": r.name_kana, "birth_date": r.birth_date},
         }
+        # The payload was validated against its model at init: send the stored text as it is rather than
+        # parse, validate and serialise up to a few hundred kilobytes again on every request.
+        head = json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
+        return Response(f'{head[:-1]},"data":{data}}}', media_type="application/json")
 
     @app.get(
         "/agencies/{agency_id}/v1/residents/{agency_code}/provision-records",
@@ -217,6 +233,104 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "as_of": datetime.now(JST).replace(microsecond=0),
             "records": records,
         }
+
+    async def authenticated_record(
+        request: Request, agency_id: str, agency_code: str
+    ) -> tuple[AgencyRow, ResidentRow]:
+        """The same front half as the other agency requests, run before the body is looked at."""
+        agency = await known_agency(agency_id)
+        return agency, await authenticated_resident(request, agency_code, agency_id)
+
+    @app.post(
+        "/agencies/{agency_id}/v1/residents/{agency_code}/mislink-reports",
+        tags=["agencies"],
+        status_code=202,
+        response_model=MislinkReportAccepted,
+        summary="Report that a record under this code is someone else's (誤登録の連絡)",
+        description="The portal found that a payload's `subject` does not match its resident. It says which "
+        "attributes differed (flags only: never its own copy of the resident's attributes). Send an "
+        "`Idempotency-Key`: the same key with the same report answers the same `report_id` again "
+        "(`Idempotent-Replayed: true`); with a different report it is refused (422).",
+        dependencies=[Security(_bearer)],
+        responses={
+            **_errors(401, 404, 500, 503),
+            400: {"model": ErrorResponse, "description": "Missing or malformed Idempotency-Key"},
+            422: {"model": ErrorResponse, "description": "Invalid report, category not served, key reused"},
+        },
+    )
+    async def mislink_report(
+        report: MislinkReportRequest,
+        record: tuple[AgencyRow, ResidentRow] = Depends(authenticated_record),
+        idempotency_key: str | None = Header(
+            None,
+            alias="Idempotency-Key",
+            description="1 to 255 visible ASCII characters, unique per report (a UUID will do)",
+        ),
+    ) -> Response:
+        agency, resident = record
+        if not idempotency_key:
+            raise ApiError(400, "idempotency_key_required", "Send an Idempotency-Key header.")
+        if not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+            raise ApiError(
+                400, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters."
+            )
+        if report.category not in agency.categories or report.category == PROVISION_CATEGORY:
+            raise ApiError(
+                422, "category_not_served", f"Agency '{agency.id}' does not serve '{report.category}'."
+            )
+        observed = report.observed.model_dump(exclude_none=True)
+        reported_at = report.reported_at.isoformat()
+        fingerprint = hashlib.sha256(
+            json.dumps(
+                [resident.agency_code, report.category, report.reason, observed, reported_at], sort_keys=True
+            ).encode("utf-8")
+        ).hexdigest()
+        candidate = {
+            "report_id": f"MLR-{secrets.token_hex(8).upper()}",
+            "agency_code": resident.agency_code,
+            "category": report.category,
+            "reason": report.reason,
+            "observed": observed,
+            "reported_at": reported_at,
+            "received_at": datetime.now(JST).replace(microsecond=0).isoformat(),
+            "idempotency_key": idempotency_key,
+            "fingerprint": fingerprint,
+        }
+        try:
+            stored, replayed = await run_in_threadpool(store.add_mislink_report, agency.id, candidate)
+        except IdempotencyConflict as exc:
+            raise ApiError(
+                422, "idempotency_key_reused", "This Idempotency-Key was used for a different report."
+            ) from exc
+        body = MislinkReportAccepted(report_id=stored["report_id"], status="received").model_dump()
+        headers = {"Idempotent-Replayed": "true"} if replayed else {}
+        return JSONResponse(body, 202, headers=headers)
+
+    @app.get(
+        "/_control/agencies/{agency_id}/mislink-reports",
+        tags=["control"],
+        response_model=MislinkReports,
+        summary="The mis-link reports an agency has received",
+        dependencies=[Depends(control_access)],
+        responses=_errors(401, 403, 404),
+    )
+    async def list_mislink_reports(agency_id: str) -> MislinkReports:
+        await known_agency(agency_id)
+        reports = await run_in_threadpool(store.mislink_reports, agency_id)
+        return MislinkReports.model_validate({"agency_id": agency_id, "reports": reports})
+
+    @app.delete(
+        "/_control/agencies/{agency_id}/mislink-reports",
+        tags=["control"],
+        response_model=MislinkReports,
+        summary="Forget an agency's mis-link reports (between tests)",
+        dependencies=[Depends(control_access)],
+        responses=_errors(401, 403, 404),
+    )
+    async def clear_mislink_reports(agency_id: str) -> MislinkReports:
+        await known_agency(agency_id)
+        await run_in_threadpool(store.clear_mislink_reports, agency_id)
+        return MislinkReports(agency_id=agency_id, reports=[])
 
     def _status(agency_id: str) -> FaultStatus:
         row, overridden = faults.current(agency_id)

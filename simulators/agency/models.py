@@ -10,7 +10,7 @@ from datetime import date, datetime
 from functools import reduce
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from .categories import DATA_MODELS
 
@@ -209,3 +209,77 @@ class ProvisionRecords(BaseModel):
     agency_code: str = Field(description="機関別符号: the network's code for the resident")
     as_of: datetime = Field(description="When the network produced this answer (JST)")
     records: list[ProvisionRecord] = Field(description="Oldest first; empty when there were no exchanges")
+
+
+class MislinkObserved(BaseModel):
+    """Which identity attributes did not match: flags only, never the portal's values."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: StrictBool | None = Field(default=None, description="The name differs from the resident's")
+    name_kana: StrictBool | None = Field(default=None, description="The name in kana differs")
+    birth_date: StrictBool | None = Field(default=None, description="The birth date differs")
+
+    @model_validator(mode="after")
+    def _some_mismatch(self) -> MislinkObserved:
+        if not any((self.name, self.name_kana, self.birth_date)):
+            raise ValueError("observed must flag at least one mismatching attribute")
+        return self
+
+
+class MislinkReportRequest(BaseModel):
+    """誤登録の連絡: the portal tells the agency that a record under this code is not the resident's."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "category": "health_insurance",
+                    "reason": "identity_mismatch",
+                    "observed": {"name": True, "birth_date": True},
+                    "reported_at": "2026-11-23T10:00:00+09:00",
+                }
+            ]
+        },
+    )
+
+    category: str = Field(
+        pattern=r"^[a-z][a-z0-9_]{0,63}$",
+        description="The self-information category whose payload did not match",
+        examples=["health_insurance"],
+    )
+    reason: str = Field(
+        pattern=r"^[a-z][a-z0-9_]{2,63}$",
+        description="Short code; identity_mismatch: the subject's attributes are not the resident's",
+        examples=["identity_mismatch"],
+    )
+    observed: MislinkObserved
+    reported_at: AwareDatetime = Field(description="When the portal found the mismatch (with an offset)")
+
+
+class MislinkReportAccepted(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"report_id": "MLR-3F9A0C1D5E7B2468", "status": "received"}]}
+    )
+
+    report_id: str = Field(pattern=r"^MLR-[0-9A-F]{16}$", description="The agency's id for the report")
+    status: Literal["received"]
+
+
+class MislinkReport(BaseModel):
+    """A stored report, as the control API lists it for tests."""
+
+    report_id: str
+    agency_code: str
+    category: str
+    reason: str
+    observed: dict[str, bool]
+    reported_at: datetime
+    received_at: datetime
+    idempotency_key: str
+
+
+class MislinkReports(BaseModel):
+    agency_id: str
+    reports: list[MislinkReport] = Field(description="Oldest first")

@@ -1,10 +1,11 @@
 """情報提供等記録: the exchanges between agencies about each resident, as the information provision network
 (情報提供ネットワークシステム, run by the Digital Agency) logs them.
 
-Generated at ``init`` from the demo residents' circumstances (age, household, one life path per working-age
-adult), deterministically from the seed, for the seven years the network keeps its records. The item numbers
-of the My Number Act's 別表第二 are invented for the demo: they look like real ones and claim nothing more.
-This module must never see or emit a My Number; demo ids only seed random streams.
+Generated at ``init`` from the demo residents' circumstances (age, household, and the life story of
+categories/lives.py that the agencies' own records tell too), deterministically from the seed, for the seven
+years the network keeps its records. The item numbers of the My Number Act's 別表第二 are invented for the
+demo: they look like real ones and claim nothing more. This module must never see or emit a My Number; demo
+ids only seed random streams.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from .categories.base import AgencyWorld, Resident, add_years
 from .categories.common import municipality
+from .categories.lives import Life, eligible_children, is_single_parent, life_of
 from .models import ProvisionRecord
 
 #: The agency that serves the records, and the category it lists in demo/agencies.json.
@@ -397,6 +399,7 @@ class _Context:
     world: AgencyWorld
     years: range  # every calendar year the network may still hold records of, up to this one
     draws: _Draws
+    life: Life  # the story every agency tells: jobs lost, moves, certificates
     elsewhere: Place  # the municipality the resident lived in before
 
 
@@ -450,8 +453,10 @@ def _elderly_events(resident: Resident, ctx: _Context) -> list[Event]:
 def _job_seeker(resident: Resident, ctx: _Context) -> list[Event]:
     """Left a job, joined National Health Insurance, asked for relief and took vocational training."""
     d = ctx.draws
-    year = 2022 + d.pick("job-loss-year", 0, 1)
-    left = d.day_in("job-loss", year, d.pick("job-loss-month", 1, 12))
+    left = ctx.life.job_lost_on
+    if left is None:
+        return []
+    year = left.year
     return [
         Event(NHI_ENROLMENT, d.after("nhi-enrolment", left, 7, 20)),
         Event(NHI_JOB_LOSS, d.after("nhi-job-loss", left, 10, 25)),
@@ -466,7 +471,7 @@ def _job_seeker(resident: Resident, ctx: _Context) -> list[Event]:
 def _public_housing(resident: Resident, ctx: _Context) -> list[Event]:
     """A tenant of public housing: the rent follows a yearly income assessment."""
     d = ctx.draws
-    start = 2019 + d.pick("housing-start", 0, 2)
+    start = ctx.life.housing_since.year if ctx.life.housing_since else ctx.years[0]
     events = []
     for year in ctx.years:
         if year < start:
@@ -482,7 +487,7 @@ def _public_housing(resident: Resident, ctx: _Context) -> list[Event]:
 def _student_loan(resident: Resident, ctx: _Context) -> list[Event]:
     """Repays a student loan and asked, year after year, for a deferral or smaller instalments."""
     d = ctx.draws
-    first = 2020 + d.pick("loan-first", 0, 1)
+    first = ctx.life.loan_since.year if ctx.life.loan_since else ctx.years[0]
     month = d.pick("loan-month", 4, 7)
     return [Event(STUDENT_LOAN_TAX, d.day_in("loan", year, month)) for year in range(first, first + 6)]
 
@@ -491,7 +496,7 @@ def _self_employed(resident: Resident, ctx: _Context) -> list[Event]:
     """Self-employed, moved in from another municipality, and asks each year to be spared the premium."""
     d = ctx.draws
     events = [Event(PENSION_EXEMPTION_TAX, d.day_in("pension-exemption", year, 7)) for year in ctx.years]
-    newcomer = d.day_in("newcomer", 2021 + d.pick("moved-year", 0, 2), d.pick("moved-month", 2, 11))
+    newcomer = _weekday(ctx.life.moved_in_on or d.day_in("newcomer", ctx.years[0], 4))
     events.append(Event(NHI_NEWCOMER_TAX, newcomer, provider_place=ctx.elsewhere))
     events.append(Event(NHI_ENROLMENT, d.after("nhi-enrolment", newcomer, 0, 3)))
     return events
@@ -500,8 +505,8 @@ def _self_employed(resident: Resident, ctx: _Context) -> list[Event]:
 def _medical_support(resident: Resident, ctx: _Context) -> list[Event]:
     """Receives medical care for a disability (更生医療); certified again every year."""
     d = ctx.draws
-    start = 2020 + d.pick("support-start", 0, 2)
-    month = d.pick("support-month", 1, 12)
+    support = ctx.life.disability.support_since if ctx.life.disability else date(ctx.years[0], 4, 1)
+    start, month = support.year, support.month
     events = []
     for year in ctx.years:
         if year < start:
@@ -512,35 +517,14 @@ def _medical_support(resident: Resident, ctx: _Context) -> list[Event]:
     return events
 
 
-#: Life paths of working-age adults, handed out in turn so that every path appears among the residents.
-PATHS: tuple[LifePath, ...] = (_job_seeker, _public_housing, _student_loan, _self_employed, _medical_support)
-
-
-def _eligible_children(resident: Resident, world: AgencyWorld) -> list[Resident]:
-    return [
-        m
-        for m in world.household(resident.household_id)
-        if m.relation == "child" and m.age_on(world.today) < 18 and m is not resident
-    ]
-
-
-def _is_single_parent(resident: Resident, world: AgencyWorld) -> bool:
-    household = world.household(resident.household_id)
-    return (
-        resident.relation == "head"
-        and bool(_eligible_children(resident, world))
-        and not any(m.relation == "spouse" for m in household)
-    )
-
-
-def _working_age(resident: Resident, world: AgencyWorld) -> bool:
-    return 18 <= resident.age_on(world.today) < 65 and not _is_single_parent(resident, world)
-
-
-def _path_of(resident: Resident, world: AgencyWorld) -> LifePath:
-    adults = sorted(r.demo_id for r in world.residents if _working_age(r, world))
-    rotation = world.rng("provision", "paths").randrange(len(PATHS))
-    return PATHS[(adults.index(resident.demo_id) + rotation) % len(PATHS)]
+#: The exchanges each life path of categories/lives.py leaves on the network.
+PATH_EVENTS: dict[str, LifePath] = {
+    "job_seeker": _job_seeker,
+    "public_housing": _public_housing,
+    "student_loan": _student_loan,
+    "self_employed": _self_employed,
+    "medical_support": _medical_support,
+}
 
 
 def _events(resident: Resident, world: AgencyWorld, ctx: _Context) -> list[Event]:
@@ -548,14 +532,14 @@ def _events(resident: Resident, world: AgencyWorld, ctx: _Context) -> list[Event
     if resident.relation == "child" and age < 18:
         return _child_events(resident, ctx)
     events: list[Event] = []
-    if _is_single_parent(resident, world):
+    if is_single_parent(resident, world):
         events += _single_parent_events(resident, ctx)
-    elif resident.relation == "head" and _eligible_children(resident, world):
+    elif resident.relation == "head" and eligible_children(resident, world):
         events += _parent_events(resident, ctx)
     if age >= 65:
         events += _elderly_events(resident, ctx)
-    elif _working_age(resident, world):
-        events += _path_of(resident, world)(resident, ctx)
+    elif ctx.life.path is not None:
+        events += PATH_EVENTS[ctx.life.path](resident, ctx)
     return events
 
 
@@ -563,9 +547,13 @@ def generate(resident: Resident, world: AgencyWorld) -> list[dict[str, Any]]:
     """The resident's records, oldest first, as the endpoint serves them (JSON-ready, validated)."""
     first_kept = world.today.year - RETENTION_YEARS + 1
     draws = _Draws(world, resident)
-    elsewhere = draws.rng("elsewhere").choice(sorted(set(_PLACES_EN) - {resident.municipality}))
+    life = life_of(resident, world)
     ctx = _Context(
-        world=world, years=range(first_kept, world.today.year + 1), draws=draws, elsewhere=_place(elsewhere)
+        world=world,
+        years=range(first_kept, world.today.year + 1),
+        draws=draws,
+        life=life,
+        elsewhere=_place(life.previous_municipality),
     )
     home = _place(resident.municipality, resident.address)
 

@@ -45,8 +45,10 @@ def _load(path: Path, key: str) -> list[dict[str, Any]]:
 def _as_seen_by(person: dict[str, Any], agency_id: str) -> Resident:
     identity = {k: person[k] for k in ("name", "name_kana", "birth_date")}
     mislink = person.get("mislink")
-    if mislink and mislink.get("agency") == agency_id:
-        # This agency linked the code to someone else's identity (the 2023 health-insurance cases).
+    mislinked = bool(mislink and mislink.get("agency") == agency_id)
+    if mislinked:
+        # This agency linked the code to someone else's identity (the 2023 health-insurance cases): its
+        # record, and every payload it serves for the code, is that other person's.
         identity.update({k: mislink[k] for k in ("name", "name_kana", "birth_date") if k in mislink})
     return Resident(
         demo_id=person["id"],
@@ -58,6 +60,7 @@ def _as_seen_by(person: dict[str, Any], agency_id: str) -> Resident:
         municipality=person["municipality"],
         household_id=person["household"],
         relation=person["relation"],
+        mislinked=mislinked,
     )
 
 

@@ -1,5 +1,6 @@
 """The simulator's own SQLite storage: agencies, their resident records, generated payloads, the
-information provision network's records, fault settings and spent assertion ids.
+information provision network's records, fault settings, spent assertion ids and the mis-link reports the
+portal sent.
 
 Every worker process opens the same file, so fault settings and the ``jti`` replay list live here rather
 than in memory. Records are keyed only by agency-specific codes: this module must never be handed, and
@@ -42,8 +43,33 @@ CREATE TABLE IF NOT EXISTS faults (
     outage INTEGER NOT NULL, retry_after_s INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS used_jti (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS mislink_reports (
+    agency_id TEXT NOT NULL, report_id TEXT NOT NULL, agency_code TEXT NOT NULL, category TEXT NOT NULL,
+    reason TEXT NOT NULL, observed TEXT NOT NULL, reported_at TEXT NOT NULL, received_at TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    PRIMARY KEY (agency_id, report_id),
+    UNIQUE (agency_id, idempotency_key)
+);
 CREATE INDEX IF NOT EXISTS used_jti_expiry ON used_jti (expires_at);
 """
+
+
+class IdempotencyConflict(Exception):
+    """An idempotency key was reused for a different request."""
+
+
+def _report(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "report_id": row["report_id"],
+        "agency_code": row["agency_code"],
+        "category": row["category"],
+        "reason": row["reason"],
+        "observed": json.loads(row["observed"]),
+        "reported_at": row["reported_at"],
+        "received_at": row["received_at"],
+        "idempotency_key": row["idempotency_key"],
+        "fingerprint": row["fingerprint"],
+    }
 
 
 @dataclass(frozen=True)
@@ -100,7 +126,8 @@ class Store:
         meta: dict[str, str],
         provision_records: Iterable[tuple[str, str, dict[str, Any]]] = (),
     ) -> None:
-        """Swap in a freshly generated world in one transaction; faults and spent ``jti``s are kept.
+        """Swap in a freshly generated world in one transaction; faults, spent ``jti``s and mis-link reports
+        are kept.
 
         ``provision_records`` are ``(agency_id, agency_code, record)`` with the record as the API serves it.
         """
@@ -122,7 +149,10 @@ class Store:
                 )
                 conn.executemany(
                     "INSERT INTO self_information VALUES (?, ?, ?, ?)",
-                    [(a, c, cat, json.dumps(data, ensure_ascii=False)) for a, c, cat, data in payloads],
+                    [
+                        (a, c, cat, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+                        for a, c, cat, data in payloads
+                    ],
                 )
                 conn.executemany(
                     "INSERT INTO provision_records VALUES (?, ?, ?, ?, ?)",
@@ -155,13 +185,69 @@ class Store:
             ).fetchone()
         return None if row is None else ResidentRow(**dict(row))
 
-    def payload(self, agency_id: str, agency_code: str, category: str) -> dict[str, Any] | None:
+    def payload_text(self, agency_id: str, agency_code: str, category: str) -> str | None:
+        """The stored payload as JSON text (validated at ``init``), ready to be sent as it is."""
         with self._connect() as conn:
             row = conn.execute(
                 "SELECT data FROM self_information WHERE agency_id = ? AND agency_code = ? AND category = ?",
                 (agency_id, agency_code, category),
             ).fetchone()
-        return None if row is None else json.loads(row["data"])
+        return None if row is None else str(row["data"])
+
+    def payload(self, agency_id: str, agency_code: str, category: str) -> dict[str, Any] | None:
+        text = self.payload_text(agency_id, agency_code, category)
+        return None if text is None else json.loads(text)
+
+    def add_mislink_report(self, agency_id: str, report: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Store a report unless its idempotency key was used before.
+
+        Returns the stored report (the earlier one on a replay) and whether it was a replay; raises
+        :class:`IdempotencyConflict` when the key was used for a different report.
+        """
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")  # the look-up and the insert are one step for concurrent workers
+            try:
+                row = conn.execute(
+                    "SELECT * FROM mislink_reports WHERE agency_id = ? AND idempotency_key = ?",
+                    (agency_id, report["idempotency_key"]),
+                ).fetchone()
+                if row is None:
+                    conn.execute(
+                        "INSERT INTO mislink_reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            agency_id,
+                            report["report_id"],
+                            report["agency_code"],
+                            report["category"],
+                            report["reason"],
+                            json.dumps(report["observed"], sort_keys=True),
+                            report["reported_at"],
+                            report["received_at"],
+                            report["idempotency_key"],
+                            report["fingerprint"],
+                        ),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        if row is None:
+            return report, False
+        if row["fingerprint"] != report["fingerprint"]:
+            raise IdempotencyConflict(row["report_id"])
+        return _report(row), True
+
+    def mislink_reports(self, agency_id: str) -> list[dict[str, Any]]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT * FROM mislink_reports WHERE agency_id = ? ORDER BY received_at, report_id",
+                (agency_id,),
+            ).fetchall()
+        return [_report(row) for row in rows]
+
+    def clear_mislink_reports(self, agency_id: str) -> None:
+        with self._connect() as conn:
+            conn.execute("DELETE FROM mislink_reports WHERE agency_id = ?", (agency_id,))
 
     def provision_records(
         self, agency_id: str, agency_code: str, since: date | None = None

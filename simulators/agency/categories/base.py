@@ -6,6 +6,7 @@ My Number: residents are linked in memory by their demo ids, which never reach t
 
 from __future__ import annotations
 
+import calendar
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,9 @@ class Resident:
     municipality: str
     household_id: str
     relation: str
+    #: True at the one agency that linked this code to someone else's identity (see demo/people.json):
+    #: the record there is that other person's, and generators must tell that person's story.
+    mislinked: bool = False
 
     def age_on(self, day: date) -> int:
         before_birthday = (day.month, day.day) < (self.birth_date.month, self.birth_date.day)
@@ -72,3 +76,60 @@ def add_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years)
     except ValueError:  # 29 February in a common year
         return day.replace(year=day.year + years, day=28)
+
+
+def add_months(day: date, count: int) -> date:
+    """The same day ``count`` months later (or earlier), kept within the target month."""
+    index = day.year * 12 + day.month - 1 + count
+    year, month = divmod(index, 12)
+    return date(year, month + 1, min(day.day, days_in_month(year, month + 1)))
+
+
+def days_in_month(year: int, month: int) -> int:
+    return calendar.monthrange(year, month)[1]
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def month_end(day: date) -> date:
+    return day.replace(day=days_in_month(day.year, day.month))
+
+
+def months(first: date, last: date) -> list[date]:
+    """First days of every month from ``first``'s month to ``last``'s month, both included."""
+    out: list[date] = []
+    current = month_start(first)
+    while current <= last:
+        out.append(current)
+        current = add_months(current, 1)
+    return out
+
+
+def fiscal_year(day: date) -> int:
+    """年度: April to March, named by the year it starts in."""
+    return day.year if day.month >= 4 else day.year - 1
+
+
+def era_year(year: int) -> str:
+    """A (fiscal) year in the Japanese era: 2026 -> "令和8", 2019 -> "令和元", 2010 -> "平成22"."""
+    for era, first in (("令和", 2019), ("平成", 1989), ("昭和", 1926)):
+        if year >= first:
+            return f"{era}元" if year == first else f"{era}{year - first + 1}"
+    return str(year)
+
+
+def weekday_on_or_after(day: date) -> date:
+    """Offices and clinics mostly work on weekdays: a Saturday or Sunday moves to the Monday after."""
+    return day + timedelta(days=7 - day.weekday()) if day.weekday() >= 5 else day
+
+
+def weekday_on_or_before(day: date) -> date:
+    """Payments due on a weekend are made on the Friday before."""
+    return day - timedelta(days=day.weekday() - 4) if day.weekday() >= 5 else day
+
+
+def yen(amount: float, unit: int = 1) -> int:
+    """Round down to ``unit`` yen, as tax and benefit amounts are."""
+    return int(amount // unit * unit) if amount > 0 else 0

@@ -51,3 +51,25 @@ def municipality(code: str, address: str) -> Municipality:
     rest = address[len(prefecture) :]
     city = re.match(r"^(.+?[市区町村])", rest)
     return Municipality(code=code, prefecture=prefecture, name=city.group(1) if city else "")
+
+
+def town_of(address: str, place: Municipality) -> str:
+    """The town part of an address (港町 in 神奈川県横浜市中区港町一丁目1番地), for naming local clinics."""
+    rest = address.removeprefix(place.prefecture).removeprefix(place.name)
+    match = re.match(r"^(.+?)(?:[一二三四五六七八九十]+丁目|[0-9０-９])", rest)
+    return match.group(1) if match else (rest[:3] or place.name)
+
+
+def city_of(place: Municipality) -> str:
+    """The city that runs insurance for a ward: 横浜市 for 横浜市中区; Tokyo's special wards are their own."""
+    match = re.match(r"^(.+?市)", place.name)
+    return match.group(1) if match else place.name
+
+
+def prefecture_short(prefecture: str) -> str:
+    """神奈川県 -> 神奈川, 東京都 -> 東京; 北海道 stays."""
+    return prefecture if prefecture == "北海道" else prefecture.rstrip("都府県")
+
+
+def known_municipalities() -> list[str]:
+    return sorted(_MUNICIPALITIES)

@@ -1,5 +1,6 @@
 """Fixtures for the agency simulator: a throwaway EC P-256 client key and JWKS, an initialised store in
-tmp_path and a TestClient. Tests compute agency codes from demo/people.json, which the simulator never stores.
+tmp_path and a TestClient (and one shared, read-only world for the category tests). Tests compute agency
+codes from demo/people.json, which the simulator never stores.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -101,3 +103,59 @@ def make_assertion(settings: Settings, client_key: ECKey) -> AssertionMaker:
 def auth(make_assertion: AssertionMaker) -> Callable[[str], dict[str, str]]:
     """Headers with a fresh valid assertion for the agency."""
     return lambda agency_id: {"Authorization": f"Bearer {make_assertion(agency_id)}"}
+
+
+#: Self-information category -> the agency that serves it (demo/agencies.json).
+SERVED_BY: dict[str, str] = {
+    c: a["id"] for a in AGENCIES for c in a["categories"] if c != "provision_records"
+}
+PERSON_IDS = [p["id"] for p in PEOPLE]
+
+Fetch = Callable[[str, str], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class SharedWorld:
+    """One initialised simulator for tests that only read (``init`` takes a moment; reads change nothing)."""
+
+    settings: Settings
+    client: TestClient
+    key: ECKey
+
+    def headers(self, agency_id: str) -> dict[str, str]:
+        now = int(time.time())
+        claims = {
+            "iss": "myna-portal",
+            "sub": "myna-portal",
+            "aud": self.settings.audience_for(agency_id),
+            "iat": now,
+            "exp": now + 120,
+            "jti": uuid.uuid4().hex,
+        }
+        return {"Authorization": f"Bearer {sign(self.key, claims)}"}
+
+    def envelope(self, person_id: str, category: str) -> dict[str, Any]:
+        agency_id = SERVED_BY[category]
+        code = code_for(person_id, agency_id)
+        url = f"/agencies/{agency_id}/v1/residents/{code}/self-information/{category}"
+        response = self.client.get(url, headers=self.headers(agency_id))
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+@pytest.fixture(scope="session")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedWorld]:
+    directory = tmp_path_factory.mktemp("agency-shared")
+    key = ECKey.generate_key("P-256", parameters={"kid": KID, "use": "sig", "alg": "ES256"})
+    jwks = directory / "keys" / "agency-client.jwks.json"
+    write_jwks(jwks, key)
+    settings = Settings(data_dir=directory / "agency", client_jwks_file=jwks)
+    initialise(settings, today=TODAY)
+    with TestClient(create_app(settings)) as client:
+        yield SharedWorld(settings, client, key)
+
+
+@pytest.fixture(scope="session")
+def fetch(shared: SharedWorld) -> Fetch:
+    """The ``data`` of a person's category, from the agency that serves it."""
+    return lambda person_id, category: shared.envelope(person_id, category)["data"]

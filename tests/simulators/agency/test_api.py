@@ -136,7 +136,7 @@ def test_unknown_code_needs_authentication_first(client: TestClient) -> None:
     "agency_id,category",
     [
         ("municipal-tax", "household"),  # served by another agency
-        ("municipal-tax", "income_tax"),  # served, but not generated yet
+        ("medical-insurance", "health_insurance"),  # the insurers' data service serves only medical data
         ("municipal-resident", "no-such-category"),
     ],
 )
@@ -160,15 +160,28 @@ def test_openapi_describes_the_contract(client: TestClient) -> None:
         "/healthz",
         "/agencies/{agency_id}/v1/residents/{agency_code}",
         "/agencies/{agency_id}/v1/residents/{agency_code}/self-information/{category}",
+        "/agencies/{agency_id}/v1/residents/{agency_code}/mislink-reports",
         "/_control/agencies/{agency_id}",
+        "/_control/agencies/{agency_id}/mislink-reports",
     ):
         assert path in paths
     schemas = spec["components"]["schemas"]
     assert {
         "IdentityRecord",
         "SelfInformation",
+        "IncomeTaxData",
         "HouseholdData",
+        "PensionData",
+        "HealthInsuranceData",
+        "VaccinationData",
         "ChildAllowanceData",
+        "LongTermCareData",
+        "EmploymentInsuranceData",
+        "DisabilityData",
+        "MedicalDrugsData",
+        "MedicalCheckupsData",
+        "MedicalExpensesData",
+        "MislinkReportRequest",
         "ErrorResponse",
     } <= set(schemas)
     assert "ClientAssertion" in spec["components"]["securitySchemes"]

@@ -6,12 +6,13 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+import pytest
 from fastapi.testclient import TestClient
 
 from simulators.agency.app import create_app
 from simulators.agency.config import Settings
 
-from .conftest import code_for
+from .conftest import SERVED_BY, code_for
 
 Auth = Callable[[str], dict[str, str]]
 TOKEN = {"X-Control-Token": "demo-control-token"}
@@ -120,3 +121,50 @@ def test_control_token_comes_from_settings(initialised: Settings) -> None:
             client.get(f"/_control/agencies/{AGENCY}", headers={"X-Control-Token": "s3cret"}).status_code
             == 200
         )
+
+
+# --- Every category, per agency -----------------------------------------------------------------------------
+
+
+def _info(client: TestClient, auth: Auth, category: str, person_id: str = "tanaka-kazuo"):
+    agency_id = SERVED_BY[category]
+    url = f"/agencies/{agency_id}/v1/residents/{code_for(person_id, agency_id)}/self-information/{category}"
+    return client.get(url, headers=auth(agency_id))
+
+
+@pytest.mark.parametrize("category", sorted(SERVED_BY))
+def test_an_outage_stops_only_that_agencys_categories(client: TestClient, auth: Auth, category: str) -> None:
+    agency_id = SERVED_BY[category]
+    control = f"/_control/agencies/{agency_id}"
+    client.put(control, json={"outage": True, "retry_after_s": 7}, headers=TOKEN)
+    down = _info(client, auth, category)
+    assert down.status_code == 503 and down.headers["Retry-After"] == "7"
+    assert down.json()["error"] == "agency_unavailable"
+    for other, other_agency in SERVED_BY.items():
+        expected = 503 if other_agency == agency_id else 200
+        assert _info(client, auth, other).status_code == expected, other
+    client.put(control, json={"outage": False, "error_rate": 1}, headers=TOKEN)
+    failing = _info(client, auth, category)
+    assert failing.status_code == 500 and failing.json()["error"] == "injected_error"
+    client.delete(control, headers=TOKEN)
+    assert _info(client, auth, category).status_code == 200  # back when the agency returns
+
+
+def test_latency_is_per_agency(client: TestClient, auth: Auth) -> None:
+    slow = "medical-insurance"
+    client.put(f"/_control/agencies/{slow}", json={"latency_ms": 250}, headers=TOKEN)
+    for category, agency_id in sorted(SERVED_BY.items()):
+        started = time.perf_counter()
+        assert _info(client, auth, category).status_code == 200
+        elapsed = time.perf_counter() - started
+        if agency_id == slow:
+            assert elapsed >= 0.25, category
+        else:
+            assert elapsed < 0.25, category
+
+
+def test_error_rate_is_per_agency(client: TestClient, auth: Auth) -> None:
+    client.put("/_control/agencies/pension-service", json={"error_rate": 0.5}, headers=TOKEN)
+    statuses = {_info(client, auth, "pension").status_code for _ in range(40)}
+    assert statuses == {200, 500}  # chance of a false failure: 2 * 0.5**40
+    assert {_info(client, auth, "income_tax").status_code for _ in range(10)} == {200}
