@@ -1,0 +1,90 @@
+"""My information in a real browser: log in, watch the categories arrive from the agency simulator through
+a real Celery worker, read them with charts, download JSON and PDF; the mis-linked record stays hidden."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import CardApp
+from tests.browser.test_card_login import _approve, _open_card_app
+from tests.conftest import PEOPLE
+from tests.integration.conftest import (  # noqa: F401 -- fixtures used by name
+    agency_simulator,
+    portal_to_agency,
+    running_worker,
+    worker_environment,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+PERSON = PEOPLE["suzuki-ichiro"]
+
+
+@pytest.fixture
+def fetch_worker(worker_environment, portal_to_agency, tmp_path):  # noqa: F811
+    environment = {
+        **worker_environment,
+        "AGENCY_BASE_URL": portal_to_agency.url,
+        "AGENCY_CLIENT_KEY": str(portal_to_agency.key_file),
+        "AGENCY_CLIENT_JWKS": str(portal_to_agency.jwks_file),
+    }
+    with running_worker(
+        environment,
+        queues=("fetch", "default"),
+        name="browser-fetch",
+        log_path=tmp_path / "worker.log",
+        pool="threads",
+        concurrency=12,
+    ) as process:
+        yield process
+
+
+def _log_in(page: Page, live_server, card_app: CardApp) -> None:
+    page.goto(f"{live_server.url}/login/")
+    card_page = _open_card_app(page, card_app)
+    _approve(card_page, certificate="auth", card_id="suzuki-ichiro", secret=PERSON["card"]["pin"])
+    card_page.close()
+    expect(page).to_have_url(re.compile(r"/login/register/[0-9a-f-]+/$"))
+    card_page = _open_card_app(page, card_app)
+    _approve(card_page, certificate="signature", card_id="suzuki-ichiro", secret=PERSON["card"]["password"])
+    card_page.close()
+    expect(page).to_have_url(f"{live_server.url}/")
+
+
+def test_categories_arrive_are_readable_and_download(
+    page: Page, live_server, portal_with_card_app: CardApp, fetch_worker
+):
+    _log_in(page, live_server, portal_with_card_app)
+    page.locator("#menu-myinfo a").click()
+    expect(page).to_have_url(f"{live_server.url}/myinfo/")
+    # Live progress: every card leaves "fetching" and the page reloads itself with the results.
+    expect(page.locator('.category[data-state="fetching"]')).to_have_count(0, timeout=60_000)
+    expect(page.locator('.category[data-state="done"]')).to_have_count(11)
+    quarantined = page.locator("#category-health_insurance")
+    expect(quarantined).to_have_attribute("data-state", "quarantined")
+    expect(quarantined).to_contain_text("機関に連絡済みです")
+    expect(quarantined.locator("a")).to_have_count(0)
+
+    page.locator("#category-medical_expenses a").click()
+    expect(page.locator("figure.chart svg")).to_be_visible()
+    expect(page.locator("#data table").first).to_contain_text("円")
+    page.go_back()
+    page.locator("#category-medical_checkups a").click()
+    expect(page.locator("figure.chart").first).to_contain_text("年度別")
+
+    page.goto(f"{live_server.url}/myinfo/health_insurance/")
+    expect(page.locator("#quarantined")).to_contain_text("ご本人のものと確認できませんでした")
+    assert "一朗" not in page.content()  # the other person's name is never shown
+
+    page.goto(f"{live_server.url}/myinfo/")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="JSONでダウンロード").click()
+    document = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    assert len(document["categories"]) == 11
+    assert "health_insurance" not in {c["category"] for c in document["categories"]}
+    with page.expect_download() as download:
+        page.get_by_role("link", name="PDFでダウンロード").click()
+    assert Path(download.value.path()).read_bytes()[:5] == b"%PDF-"
