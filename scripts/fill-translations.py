@@ -40,7 +40,12 @@ def main() -> int:
             return match.group(0)
         return f"msgid {match.group(1)}msgstr {quote(english)}"
 
-    text = PO.read_text(encoding="utf-8").replace("#, fuzzy\n", "")
+    # msgmerge marks guesses from similar old messages "fuzzy" (and keeps the old msgid after "#|"): the
+    # glossary is the only source of translations, so the guesses are dropped and every entry refilled.
+    text = PO.read_text(encoding="utf-8")
+    text = re.sub(r"^#\| .*\n", "", text, flags=re.MULTILINE)
+    text = re.sub(r"^#, fuzzy\n", "", text, flags=re.MULTILINE)
+    text = re.sub(r"^#, fuzzy, ", "#, ", text, flags=re.MULTILINE)
     PO.write_text(ENTRY.sub(fill, text), encoding="utf-8")
     for msgid in missing:
         print(f"no English for: {msgid}", file=sys.stderr)
