@@ -6,9 +6,12 @@ personal data about someone).
 """
 
 import json
+import os
 import re
+import threading
 import time
 import uuid
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +55,42 @@ class AgencyUnavailable(AgencyError):
     code = "unavailable"
 
 
-def _signing_key() -> ECKey:
-    return ECKey.import_key(Path(settings.AGENCY_CLIENT_KEY_FILE).read_bytes())
+# One connection pool per process, shared by a worker's threads (httpx.Client is thread-safe): building a
+# client per call loaded the CA bundle and opened a connection every time, 22 ms of CPU per fetch.
+_client: httpx.Client | None = None
+_client_lock = threading.Lock()
 
 
-def _key_id() -> str:
-    jwks = json.loads(Path(settings.AGENCY_CLIENT_JWKS_FILE).read_text())
-    return jwks["keys"][0]["kid"]
+def http_client() -> httpx.Client:
+    global _client
+    if _client is None:
+        with _client_lock:
+            if _client is None:
+                _client = httpx.Client(limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
+    return _client
+
+
+def _forget_client_after_fork() -> None:
+    # A forked worker process must not share its parent's sockets.
+    global _client
+    _client = None
+
+
+os.register_at_fork(after_in_child=_forget_client_after_fork)
+
+
+@lru_cache(maxsize=4)
+def _key_material(key_file: str, jwks_file: str, stamp: tuple[float, float]) -> tuple[ECKey, str]:
+    key = ECKey.import_key(Path(key_file).read_bytes())
+    kid = json.loads(Path(jwks_file).read_text())["keys"][0]["kid"]
+    return key, kid
+
+
+def _signing_material() -> tuple[ECKey, str]:
+    """The client key and its id, read again only when a file changes (a key rotation)."""
+    key_file, jwks_file = settings.AGENCY_CLIENT_KEY_FILE, settings.AGENCY_CLIENT_JWKS_FILE
+    stamp = (Path(key_file).stat().st_mtime, Path(jwks_file).stat().st_mtime)
+    return _key_material(key_file, jwks_file, stamp)
 
 
 def client_assertion(*, agency_id: str) -> str:
@@ -71,7 +103,8 @@ def client_assertion(*, agency_id: str) -> str:
         "exp": now + ASSERTION_LIFETIME,
         "jti": uuid.uuid4().hex,
     }
-    return jwt.encode({"alg": "ES256", "kid": _key_id()}, claims, _signing_key())
+    key, kid = _signing_material()
+    return jwt.encode({"alg": "ES256", "kid": kid}, claims, key)
 
 
 def _url(agency_id: str, path: str) -> str:
@@ -126,7 +159,7 @@ def _get_capped(
     agency_id: str, url: str, headers: dict[str, str], timeout: float, max_bytes: int
 ) -> tuple[int, str, bytes]:
     """Reads at most ``max_bytes`` of the body: an agency cannot make the portal hold more than that."""
-    with httpx.stream("GET", url, headers=headers, timeout=timeout) as response:
+    with http_client().stream("GET", url, headers=headers, timeout=timeout) as response:
         status, content_type = response.status_code, response.headers.get("content-type", "")
         if status != 200:
             # A refusal is judged by its status; of its body only the start (the error code) is read.
@@ -160,7 +193,7 @@ def agency_get(
     timeout = timeout or settings.AGENCY_HTTP_TIMEOUT
     try:
         if max_bytes is None:
-            response = httpx.get(url, headers=headers, timeout=timeout)
+            response = http_client().get(url, headers=headers, timeout=timeout)
             status, content_type, content = (
                 response.status_code,
                 response.headers.get("content-type", ""),
@@ -188,7 +221,7 @@ def agency_post(
     """
     headers = {**_headers(agency_id), "Idempotency-Key": idempotency_key}
     try:
-        response = httpx.post(
+        response = http_client().post(
             _url(agency_id, path),
             headers=headers,
             json=body,

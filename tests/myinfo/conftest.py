@@ -1,8 +1,7 @@
 """Fake agencies behind the portal's real agency client (httpx mock transport), and answer builders."""
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,25 +156,8 @@ def contracts(settings, tmp_path):
 def agencies(client_keys, contracts, monkeypatch) -> FakeAgencies:
     fake = FakeAgencies()
 
-    def client(timeout):
-        return httpx.Client(transport=httpx.MockTransport(fake.handle), timeout=timeout)
-
-    def get(url, *, headers, timeout):
-        with client(timeout) as c:
-            return c.get(url, headers=headers)
-
-    @contextmanager
-    def stream(method, url, *, headers, timeout) -> Iterator[httpx.Response]:
-        with client(timeout) as c, c.stream(method, url, headers=headers) as response:
-            yield response
-
-    def post(url, *, headers, json, timeout):
-        with client(timeout) as c:
-            return c.post(url, headers=headers, json=json)
-
-    monkeypatch.setattr("portal.agencies.client.httpx.get", get)
-    monkeypatch.setattr("portal.agencies.client.httpx.stream", stream)
-    monkeypatch.setattr("portal.agencies.client.httpx.post", post)
+    fake_client = httpx.Client(transport=httpx.MockTransport(fake.handle))
+    monkeypatch.setattr("portal.agencies.client._client", fake_client)
     return fake
 
 

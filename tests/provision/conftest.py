@@ -80,11 +80,8 @@ def client_keys(settings, tmp_path):
 def network(client_keys, monkeypatch) -> FakeNetwork:
     fake = FakeNetwork()
 
-    def get(url, *, headers, timeout):
-        with httpx.Client(transport=httpx.MockTransport(fake.handle), timeout=timeout) as client:
-            return client.get(url, headers=headers)
-
-    monkeypatch.setattr("portal.agencies.client.httpx.get", get)
+    fake_client = httpx.Client(transport=httpx.MockTransport(fake.handle))
+    monkeypatch.setattr("portal.agencies.client._client", fake_client)
     return fake
 
 
