@@ -33,7 +33,7 @@ from bench.history_data import (
     default_partition_rows,
     statistics_refresh,
 )
-from bench.load import fetch_blocking, raw_get
+from bench.load import raw_get, sequential_rounds
 from bench.server import gunicorn_serving
 from portal.history.selectors import chain_first_broken_seq
 from portal.identity.models import Resident
@@ -83,28 +83,6 @@ def require_history_shown(port: int, session: str, pages: dict[str, str], before
             sys.exit(f"{BENCH}: {path} showed record #{max(seqs)}, not older ones")
 
 
-def timed_rounds(
-    port: int, requests: dict[str, bytes], rounds: int, per_round: int
-) -> dict[str, list[list[float]]]:
-    """Milliseconds per request, one request at a time, the pages taking turns so noise hits all alike."""
-    names = list(requests)
-    latencies: dict[str, list[list[float]]] = {name: [] for name in names}
-    for index in range(rounds):
-        shift = index % len(names)
-        order = names[shift:] + names[:shift]
-        for name in names:
-            latencies[name].append([])
-        for _ in range(per_round):
-            for name in order:
-                started = time.perf_counter_ns()
-                status, _ = fetch_blocking(port, requests[name])
-                elapsed_ms = (time.perf_counter_ns() - started) / 1e6
-                if status != 200:
-                    sys.exit(f"{BENCH}: {name} answered {status}")
-                latencies[name][-1].append(elapsed_ms)
-    return latencies
-
-
 def view_cpu_ms(session: str, path: str, runs: int) -> list[float]:
     """Django's own CPU per view, in this process (database excluded): less noisy than wall time."""
     client = Client()
@@ -144,8 +122,9 @@ def main() -> int:
     requests = {name: raw_get(path, session) for name, path in pages.items()}
     with gunicorn_serving(workers=args.workers, threads=1, bench=BENCH) as port:
         require_history_shown(port, session, pages, before)
-        timed_rounds(port, requests, rounds=1, per_round=10)  # warm-up: templates, connections, caches
-        latencies = timed_rounds(port, requests, args.rounds, args.requests)
+        # Warm-up: templates, connections, caches.
+        sequential_rounds(port, requests, rounds=1, per_round=10, bench=BENCH)
+        latencies = sequential_rounds(port, requests, args.rounds, args.requests, bench=BENCH)
 
     passed = True
     for name, path in pages.items():

@@ -74,3 +74,25 @@ def interleaved_rounds(
 def per_round_ratios(rps: dict[str, list[float]], name: str, baseline: str) -> list[float]:
     """Ratios of phases run seconds apart: the machine's slow and fast moments cancel out."""
     return [value / base for value, base in zip(rps[name], rps[baseline], strict=True)]
+
+
+def sequential_rounds(
+    port: int, requests: dict[str, bytes], rounds: int, per_round: int, *, bench: str
+) -> dict[str, list[list[float]]]:
+    """Milliseconds per request, one request at a time, the pages taking turns so noise hits all alike."""
+    names = list(requests)
+    latencies: dict[str, list[list[float]]] = {name: [] for name in names}
+    for index in range(rounds):
+        shift = index % len(names)
+        order = names[shift:] + names[:shift]
+        for name in names:
+            latencies[name].append([])
+        for _ in range(per_round):
+            for name in order:
+                started = time.perf_counter_ns()
+                status, _ = fetch_blocking(port, requests[name])
+                elapsed_ms = (time.perf_counter_ns() - started) / 1e6
+                if status != 200:
+                    sys.exit(f"{bench}: {name} answered {status}")
+                latencies[name][-1].append(elapsed_ms)
+    return latencies
