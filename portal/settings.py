@@ -84,6 +84,8 @@ INSTALLED_APPS = [
     "portal.provision",
     "portal.myinfo",
     "portal.dashboard",
+    "portal.notify",
+    "notices",
     "api",
 ]
 
@@ -189,6 +191,12 @@ CELERY_BEAT_SCHEDULE = {
     # 00:10 each day in TIME_ZONE (Celery follows Django's Asia/Tokyo): yesterday is over by then.
     "history-daily-root": {"task": "history.publish_daily_root", "schedule": crontab(hour=0, minute=10)},
     "myinfo-purge-expired": {"task": "myinfo.purge_expired", "schedule": timedelta(minutes=10)},
+    # Pushes held for quiet hours (or a deferred disclosure) go out within a minute of falling due.
+    "notify-release-held": {"task": "notify.release_held", "schedule": timedelta(minutes=1)},
+    # Webhook retries fall due here (long back-offs wait in the database), and lost deliveries are resent.
+    "notices-send-due-webhooks": {"task": "notices.send_due_webhooks", "schedule": timedelta(minutes=1)},
+    # 09:00 JST: reminders of deadlines a few business days ahead (notices.reminders).
+    "notices-reminders": {"task": "notices.send_reminders", "schedule": crontab(hour=9, minute=0)},
 }
 
 # Sessions: server-side, idle timeout for the desk-terminal case (SPEC 4).
@@ -297,6 +305,53 @@ MYINFO_CONTRACTS_DIR = env_str("MYINFO_CONTRACTS_DIR", str(BASE_DIR / "contracts
 # Access history: the Ed25519 key that signs each day's root (PEM, PKCS#8). The demo and tests make one
 # when it is missing; production refuses to sign without it (portal.history.roots never makes one there).
 HISTORY_ROOT_KEY_FILE = env_str("HISTORY_ROOT_KEY", str(VAR_DIR / "keys" / "history-root.pem"))
+
+# Notifications (portal.notify): Web Push with VAPID (RFC 8292) and e-mail, neither with any content.
+# The VAPID key is a P-256 private key (PEM); the demo and tests make one when it is missing.
+VAPID_PRIVATE_KEY_FILE = env_str("VAPID_PRIVATE_KEY_FILE", str(VAR_DIR / "keys" / "vapid.pem"))
+VAPID_SUBJECT = env_str("VAPID_SUBJECT", None if PRODUCTION else "mailto:portal-admin@myna-portal.example")
+if not VAPID_SUBJECT.startswith(("mailto:", "https://")):
+    raise ImproperlyConfigured("VAPID_SUBJECT must be a mailto: (or https:) address push services can reach.")
+# Push endpoints are accepted only on these hosts (and their subdomains): the browsers' push services.
+# Local push services (the tests', the benchmark's) are allowed outside production.
+WEBPUSH_ENDPOINT_HOSTS = env_list(
+    "WEBPUSH_ENDPOINT_HOSTS",
+    [
+        "fcm.googleapis.com",
+        "push.services.mozilla.com",
+        "notify.windows.com",
+        "push.apple.com",
+        *([] if PRODUCTION else ["127.0.0.1", "localhost"]),
+    ],
+)
+# A CA bundle to trust for push services instead of the system's (a local push service in tests).
+WEBPUSH_CA_BUNDLE = env_str("WEBPUSH_CA_BUNDLE", "")
+WEBPUSH_TIMEOUT_SECONDS = float(env_str("WEBPUSH_TIMEOUT_SECONDS", "10"))
+# How long a push service keeps a message for a device that is offline.
+WEBPUSH_TTL_SECONDS = env_int("WEBPUSH_TTL_SECONDS", 24 * 60 * 60)
+NOTIFY_EMAIL_CONFIRM_MAX_AGE = env_int("NOTIFY_EMAIL_CONFIRM_MAX_AGE_SECONDS", 24 * 60 * 60)
+# E-mail through Django's mailers: SMTP in production or when EMAIL_HOST is set; otherwise (the demo)
+# each mail is written to a file under var/mail.
+_email_host = env_str("EMAIL_HOST", "localhost" if PRODUCTION else "")
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": _email_host,
+            "port": env_int("EMAIL_PORT", 25),
+            "username": env_str("EMAIL_HOST_USER", ""),
+            "password": env_str("EMAIL_HOST_PASSWORD", ""),
+            "use_tls": env_bool("EMAIL_USE_TLS", default=False),
+            "timeout": env_int("EMAIL_TIMEOUT_SECONDS", 10),
+        },
+    }
+    if _email_host
+    else {
+        "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "OPTIONS": {"file_path": str(VAR_DIR / "mail")},
+    }
+}
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Myna Portal <no-reply@myna-portal.example>")
 
 LOGGING = {
     "version": 1,

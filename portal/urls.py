@@ -14,5 +14,7 @@ urlpatterns = [
     path("", include("portal.dashboard.urls")),
     path("", include("portal.history.urls")),
     path("", include("portal.myinfo.urls")),
+    path("", include("portal.notify.urls")),
+    path("", include("notices.urls")),
     path("api/", include("api.urls")),
 ]

@@ -37,6 +37,7 @@ PORTAL_RECORDS = (
     Category("identity", "本人情報（氏名・マイナンバーなど）", "identity (name, My Number and such)"),
     Category("basic_four", "基本4情報（氏名・生年月日・性別・住所）", "name, birth date, sex and address"),
     Category("public_fund_account", "公金受取口座", "public-fund account"),
+    Category("contact", "連絡先（メールアドレス）", "contact details (e-mail address)"),
     Category("notices", "お知らせ", "notices"),
     Category("access_history", "アクセス記録", "access history"),
     Category("provision_records", "情報提供等記録", "information-provision records"),

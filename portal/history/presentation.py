@@ -18,6 +18,7 @@ PURPOSES: dict[str, tuple[str, str]] = {
     "history_export": ("アクセス記録のダウンロード", "downloading your access history"),
     "notice_view": ("お知らせの表示", "showing a notice"),
     "support": ("お問い合わせへの対応", "answering a support request"),
+    "notification_settings": ("通知の設定の表示", "showing your notification settings"),
     "mislink_report": (
         "別の方の情報と思われる記録の報告（誤登録の連絡）",
         "reporting a record that seems to be someone else's",

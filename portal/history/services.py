@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from portal.history.models import ActorType, AlertPreference, ChainHead, ReleaseAlert, ReleaseRecord
 from portal.identity.models import Resident, User
+from portal.notify.services import notify_resident_later
 
 GENESIS_HASH = "0" * 64
 
@@ -282,6 +283,16 @@ def _alert_if_wanted(record: ReleaseRecord) -> None:
             category=record.category,
             occurred_at=record.occurred_at,
             visible_from=record.disclose_from or record.occurred_at,
+        )
+        # Tell the resident's devices too, after commit (one broker message here); a deferred release
+        # is not pushed before its disclosure date.
+        notify_resident_later(
+            resident_id=record.owner_id,
+            kind="release_alert",
+            category="release_alert",
+            url="/history/",
+            not_before=record.disclose_from,
+            dedupe_key=f"release_alert:{record.seq}",
         )
 
 

@@ -1,0 +1,63 @@
+"""Celery tasks of the notice inbox (default queue): telling recipients, and webhook deliveries.
+
+Thin and safe to run twice: a delivered or dead-lettered delivery is left alone (the agency dedupes a
+repeated event by its id), and a repeated announcement tells nobody twice (portal.notify dedupes by key).
+"""
+
+from celery import shared_task
+from django.urls import reverse
+
+from notices import reminders, services
+from notices.models import Audience, Notice
+from notices.notify import resident_notify
+from notices.selectors import broadcast_residents
+
+
+@shared_task(
+    name="notices.announce_notice",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=3000,
+    time_limit=3600,
+)
+def announce_notice(notice_id: int) -> int:
+    """Tells the recipients that a notice arrived (portal.notify decides how); how many were told."""
+    notice = Notice.objects.filter(pk=notice_id).first()
+    if notice is None:
+        return 0
+    url = reverse("notices:detail", args=[notice.public_id])
+    key = f"notice:{notice.public_id}"  # a redelivered task tells nobody twice
+    if notice.audience == Audience.RESIDENT:
+        return int(
+            resident_notify(resident=notice.recipient, category=notice.category, url=url, dedupe_key=key)
+        )
+    told = 0
+    for resident in broadcast_residents(notice=notice).iterator(chunk_size=2000):
+        if not resident_notify(resident=resident, category=notice.category, url=url, dedupe_key=key):
+            break  # no notifier installed: nobody to tell
+        told += 1
+    return told
+
+
+@shared_task(
+    name="notices.deliver_webhook",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=45,
+    time_limit=60,
+)
+def deliver_webhook(delivery_id: int) -> str:
+    """One attempt. A failure leaves the delivery "retrying" until its back-off ends; the beat's sweep
+    (send_due_webhooks) queues it then, and the service dead-letters it after the last attempt."""
+    return services.webhook_attempt(delivery_id=delivery_id).state
+
+
+@shared_task(name="notices.send_due_webhooks", soft_time_limit=50, time_limit=60)
+def send_due_webhooks() -> int:
+    return services.webhook_send_due()
+
+
+@shared_task(name="notices.send_reminders", soft_time_limit=3000, time_limit=3600)
+def send_reminders() -> int:
+    """Daily: residents who have not answered hear that a deadline is near (business days before it)."""
+    return reminders.notice_reminders_send()

@@ -1,0 +1,283 @@
+"""/notices/: the inbox, a notice, answering it (with a signature when asked), the receipt, attachments.
+
+Thin: selectors read, services write. Every look-up of a notice goes through the resident's own inbox,
+so another's notice is "not found". Pre-filled personal data and attachments are recorded in the access
+history before they are shown or sent (SPEC 2.3).
+"""
+
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from notices import selectors, services
+from notices.attachments import attachment_decrypt
+from notices.categories import NOTICE_CATEGORIES, NOTICE_CATEGORY_CODES, notice_category_label
+from notices.conf import conf
+from notices.forms import FormField, form_fields, form_parse
+from notices.markup import markup_render
+from notices.models import Action, Notice
+from notices.prefill import Prefill, notice_prefill, prefill_release
+from portal.core.categories import category_label
+from portal.core.errors import PortalError
+from portal.history.models import Channel
+from portal.history.services import Actor, release_record
+from portal.identity.models import Resident
+from portal.identity.views import signed_act
+from portal.myinfo.presentation import build_node
+
+FILTERS = ("unread", "action", "archived")
+SESSION_ANSWER = "notice_answer:{}"
+QUERY_MAX = 100
+
+
+def _resident(request: HttpRequest) -> Resident:
+    resident = getattr(request.user, "resident", None)
+    if resident is None:
+        raise Http404
+    return resident
+
+
+def _language() -> str:
+    return "en" if get_language() == "en" else "ja"
+
+
+def _notice_or_404(resident: Resident, notice_id: UUID) -> Notice:
+    notice = selectors.notice_get(resident=resident, public_id=notice_id)
+    if notice is None:
+        raise Http404
+    return notice
+
+
+@never_cache
+@login_required
+@require_GET
+def inbox(request: HttpRequest) -> HttpResponse:
+    resident = _resident(request)
+    shown = request.GET.get("filter", "")
+    category = request.GET.get("category", "")
+    query = request.GET.get("q", "").strip()[:QUERY_MAX]
+    filters = selectors.InboxFilter(
+        unread=shown == "unread",
+        action_needed=shown == "action",
+        archived=shown == "archived",
+        category=category if category in NOTICE_CATEGORY_CODES else "",
+        query=query,
+    )
+    before = None
+    if request.GET.get("before"):
+        last = selectors.notice_get(resident=resident, public_id=request.GET["before"])
+        if last is not None:
+            before = (last.sent_at, last.pk)
+    notices = selectors.notice_list(resident=resident, filters=filters, before=before)
+    language = _language()
+    labels = {c.code: c.label(language) for c in NOTICE_CATEGORIES}
+    for notice in notices:
+        notice.category_text = labels.get(notice.category, notice.category)
+    params = {k: v for k, v in (("filter", shown), ("category", filters.category), ("q", query)) if v}
+    return render(
+        request,
+        "notices/inbox.html",
+        {
+            "notices": notices,
+            "language": language,
+            "filter": shown if shown in FILTERS else "",
+            "category": filters.category,
+            "query": query,
+            "params": params,
+            "categories": [(c.code, c.label(language)) for c in NOTICE_CATEGORIES],
+            "older_than": notices[-1].public_id if len(notices) >= conf("NOTICE_PAGE_SIZE") else None,
+        },
+    )
+
+
+def _form_context(
+    notice: Notice, resident: Resident, *, posted: Any = None, error_fields: list[str] | None = None
+) -> tuple[list[FormField], Prefill]:
+    """The form's fields with the values to show: pre-filled (release recorded first) or as posted."""
+    prefill = notice_prefill(notice=notice, resident=resident)
+    prefill_release(resident=resident, prefill=prefill)
+    fields = form_fields(notice.form_schema or {}, notice.form_field_order)
+    language = _language()
+    for f in fields:
+        if f.name in prefill.values:
+            f.value, f.prefilled = prefill.values[f.name], True
+            if f.kind == "fixed":
+                f.display = build_node(f.value, language, key=f.name)
+        if posted is not None and f.kind != "fixed":
+            f.value = (posted.get(f.name) == "on") if f.kind == "boolean" else posted.get(f.name, "")
+        f.error = f.name in (error_fields or [])
+    return fields, prefill
+
+
+def _detail(
+    request: HttpRequest,
+    notice: Notice,
+    resident: Resident,
+    *,
+    posted: Any = None,
+    error: PortalError | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    language = _language()
+    response = selectors.notice_response_of(resident=resident, notice=notice)
+    now = timezone.now()
+    closed = notice.deadline is not None and notice.deadline <= now
+    context: dict[str, Any] = {
+        "notice": notice,
+        "language": language,
+        "title": notice.title(language),
+        "title_lang": "en" if language == "en" and notice.title_en else "ja",
+        "body_html": markup_render(notice.body(language)),
+        "sender": notice.sender_name(language),
+        "category_label": notice_category_label(notice.category, language),
+        "attachments": list(notice.attachments.all()),
+        "response": response,
+        "closed": closed,
+        "error": error,
+        "answerable": notice.action != Action.NONE and response is None and not closed,
+    }
+    if context["answerable"] and notice.action == Action.FORM:
+        error_fields = error.extra.get("fields", []) if error is not None else []
+        fields, prefill = _form_context(notice, resident, posted=posted, error_fields=error_fields)
+        context.update(fields=fields, prefill_missing=prefill.missing, prefill_any=bool(prefill.values))
+        context["missing_labels"] = [category_label(c, language) for c in prefill.missing]
+    return render(request, "notices/detail.html", context, status=status)
+
+
+@never_cache
+@login_required
+@require_GET
+def detail(request: HttpRequest, notice_id: UUID) -> HttpResponse:
+    resident = _resident(request)
+    notice = _notice_or_404(resident, notice_id)
+    services.notice_mark_read(resident=resident, notice=notice)
+    return _detail(request, notice, resident)
+
+
+@login_required
+@require_POST
+def archive(request: HttpRequest, notice_id: UUID) -> HttpResponse:
+    resident = _resident(request)
+    notice = _notice_or_404(resident, notice_id)
+    archived = request.POST.get("archived", "1") == "1"
+    services.notice_archive(resident=resident, notice=notice, archived=archived)
+    return redirect("notices:inbox")
+
+
+def _answers_from_post(request: HttpRequest, notice: Notice, resident: Resident) -> dict[str, Any]:
+    if notice.action != Action.FORM:
+        return {}
+    fields = form_fields(notice.form_schema or {}, notice.form_field_order)
+    # Fixed (not editable) fields are taken from the resident's information again, not from the page.
+    fixed = notice_prefill(notice=notice, resident=resident).values
+    return form_parse(fields, request.POST, fixed)
+
+
+@never_cache
+@login_required
+@require_POST
+def respond(request: HttpRequest, notice_id: UUID) -> HttpResponse:
+    resident = _resident(request)
+    notice = _notice_or_404(resident, notice_id)
+    session_key = SESSION_ANSWER.format(notice.public_id)
+    returning = "stepup" in request.GET
+    if returning:
+        answers = request.session.get(session_key)
+        if answers is None:
+            raise PortalError(
+                "answer_expired",
+                "回答の内容が見つかりません。もう一度お知らせから回答してください。",
+                "Your answer was not found. Please answer again from the notice.",
+                409,
+            )
+    else:
+        if request.POST.get("confirmed") != "on":
+            error = PortalError(
+                "not_confirmed",
+                "内容を確認したら、確認欄にチェックを入れてください。",
+                "Please tick the box to say you have checked the content.",
+                422,
+            )
+            return _detail(request, notice, resident, posted=request.POST, error=error, status=422)
+        answers = _answers_from_post(request, notice, resident)
+        try:
+            services.notice_answer_check(notice=notice, answers=answers)
+        except PortalError as error:
+            if error.code != "answer_invalid":
+                raise
+            return _detail(request, notice, resident, posted=request.POST, error=error, status=422)
+
+    proof = None
+    if notice.requires_signature:
+        summary_ja, summary_en = services.respond_summary(notice=notice)
+        if not returning:
+            request.session[session_key] = answers
+        outcome = signed_act(
+            request,
+            act=services.RESPOND_ACT,
+            payload=services.respond_payload(notice=notice, answers=answers),
+            summary_ja=summary_ja,
+            summary_en=summary_en,
+            next_url=reverse("notices:respond", args=[notice.public_id]),
+        )
+        if isinstance(outcome, HttpResponse):
+            return outcome
+        proof = outcome
+    services.notice_respond(resident=resident, notice=notice, answers=answers, proof=proof)
+    request.session.pop(session_key, None)
+    return redirect("notices:receipt", notice_id=notice.public_id)
+
+
+@never_cache
+@login_required
+@require_GET
+def receipt(request: HttpRequest, notice_id: UUID) -> HttpResponse:
+    resident = _resident(request)
+    notice = _notice_or_404(resident, notice_id)
+    response = selectors.notice_response_of(resident=resident, notice=notice)
+    if response is None:
+        return redirect("notices:detail", notice_id=notice.public_id)
+    language = _language()
+    return render(
+        request,
+        "notices/receipt.html",
+        {
+            "notice": notice,
+            "response": response,
+            "title": notice.title(language),
+            "sender": notice.sender_name(language),
+        },
+    )
+
+
+@never_cache
+@login_required
+@require_GET
+def attachment(request: HttpRequest, notice_id: UUID, attachment_id: UUID) -> HttpResponse:
+    resident = _resident(request)
+    notice = _notice_or_404(resident, notice_id)
+    item = notice.attachments.filter(public_id=attachment_id).first()
+    if item is None:
+        raise Http404
+    content = attachment_decrypt(item.ciphertext, key_id=item.key_id, public_id=item.public_id)
+    release_record(
+        owner=resident,
+        actor=Actor.for_resident(resident),
+        category="notices",
+        items=[item.filename],
+        purpose="notice_view",
+        channel=Channel.EXPORT,
+    )
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(item.filename)}"
+    response["Content-Length"] = str(len(content))
+    return response

@@ -1,0 +1,71 @@
+"""Celery tasks of notifications: thin wrappers around services, arguments as JSON ids and strings.
+
+All run on the default queue. A delivery is sent only while it is queued, so a task delivered twice
+(acks_late, a worker lost) finds it sent and does nothing.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from celery import Task, shared_task
+
+from portal.notify import services
+from portal.notify.mail import MailRetryable
+from portal.notify.webpush import PushRetryable
+
+
+class SendDeliveryTask(Task):
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        # A final failure only (a retry is not one): leave a state residents and staff can see.
+        delivery_id = kwargs.get("delivery_id", args[0] if args else None)
+        if delivery_id is not None:
+            services.delivery_gave_up(delivery_id=int(delivery_id))
+
+
+@shared_task(
+    base=SendDeliveryTask,
+    name="notify.send_delivery",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(PushRetryable, MailRetryable),
+    retry_backoff=10,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=6,
+    soft_time_limit=30,
+    time_limit=45,
+)
+def send_delivery(delivery_id: int) -> str:
+    """The delivery's status after one try: sent, held, gone, skipped or failed."""
+    return services.delivery_send(delivery_id=delivery_id)
+
+
+@shared_task(
+    name="notify.notify_resident",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=30,
+    time_limit=45,
+)
+def notify_resident(
+    resident_id: int,
+    kind: str,
+    category: str,
+    url: str,
+    not_before: str | None = None,
+    dedupe_key: str = "",
+) -> int:
+    """How many messages were made for the resident (see services.notify_resident)."""
+    return services.notify_resident_by_id(
+        resident_id=resident_id,
+        kind=kind,
+        category=category,
+        url=url,
+        not_before=datetime.fromisoformat(not_before) if not_before else None,
+        dedupe_key=dedupe_key,
+    )
+
+
+@shared_task(name="notify.release_held", soft_time_limit=50, time_limit=60)
+def release_held() -> int:
+    return services.deliveries_release_held()
