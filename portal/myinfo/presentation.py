@@ -59,9 +59,14 @@ def label(key: str, language: str) -> str:
     return key.replace("_", " ")
 
 
+SEX_CODES = {"1": ("男性", "male"), "2": ("女性", "female"), "9": ("その他", "other")}
+
+
 def format_scalar(key: str, value: Any, language: str, *, era: bool = False) -> str:
     if value is None or value == "":
         return "—"
+    if key == "sex" and str(value) in SEX_CODES:
+        return SEX_CODES[str(value)][1 if language == "en" else 0]
     if isinstance(value, bool):
         return ("Yes" if value else "No") if language == "en" else ("はい" if value else "いいえ")
     if isinstance(value, (int, float)):

@@ -10,7 +10,7 @@ from django.utils import timezone
 from portal.history.models import ReleaseRecord
 from portal.identity.models import Resident
 from portal.myinfo.models import CategoryEntry, EntryState
-from portal.myinfo.presentation import era_year, format_date, format_yen
+from portal.myinfo.presentation import era_year, format_date, format_scalar, format_yen
 from tests.helpers import login_with_card
 
 pytestmark = pytest.mark.django_db
@@ -158,3 +158,4 @@ def test_formatting_helpers():
     assert format_date(dt.date(1989, 1, 7), "ja", era=True) == "昭和64年1月7日"
     assert format_date(dt.date(2026, 4, 1), "en") == "1 April 2026"
     assert format_yen(1234567, "ja") == "1,234,567円" and format_yen(1234567, "en") == "¥1,234,567"
+    assert format_scalar("sex", "2", "ja") == "女性" and format_scalar("sex", "1", "en") == "male"
