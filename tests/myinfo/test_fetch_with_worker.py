@@ -231,13 +231,10 @@ def test_the_mislinked_record_is_quarantined_and_reported(queue, environment, ic
         wait_until(lambda: _none_fetching(ichiro), timeout=TIMEOUT, what="both categories to end")
 
     assert _state(ichiro, "household") == (EntryState.DONE, "")  # his other agencies know him rightly
-    if _state(ichiro, "health_insurance") == (EntryState.FAILED, FetchError.NOT_SERVED):
-        pytest.skip("the simulator does not serve health_insurance yet")
     assert _state(ichiro, "health_insurance") == (EntryState.QUARANTINED, FetchError.IDENTITY_MISMATCH)
     assert myinfo_payload(resident=ichiro, category="health_insurance") is None
     (quarantine,) = Quarantine.objects.filter(resident=ichiro)
     assert quarantine.agency_id == "health-insurer" and quarantine.mismatched == ["name", "birth_date"]
     assert SecurityEvent.objects.filter(resident=ichiro, kind="myinfo_identity_mismatch").count() == 1
-    if quarantine.report_error == "not_found":
-        pytest.skip("the simulator has no mis-link report endpoint yet")
-    assert quarantine.report_id and quarantine.reported_at is not None
+    assert quarantine.report_id.startswith("MLR-") and quarantine.reported_at is not None
+    assert quarantine.report_error == ""
