@@ -24,7 +24,7 @@ from jsonschema.validators import validator_for
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 
-from portal.agencies.client import AgencyError
+from portal.agencies.payload import AgencyPayloadError, field_object, field_text, field_time, malformed
 from portal.identity.models import Resident
 
 NAME_MAX = 200
@@ -41,16 +41,8 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 IDENTITY_ATTRIBUTES = ("name", "birth_date")
 
 
-class MyinfoPayloadError(AgencyError):
-    """The agency answered, but not with data the portal may keep (final: asking again will not help).
-
-    ``code`` is ``malformed``, ``oversized`` or ``wrong_subject`` (an answer about another agency code).
-    """
-
-    def __init__(self, code: str, where: str, problem: str) -> None:
-        super().__init__(f"{code}: {where}: {problem}", code=code)
-        self.where = where
-        self.problem = problem
+# The portal's name for the shared error: an answer it may not keep.
+MyinfoPayloadError = AgencyPayloadError
 
 
 @dataclass(frozen=True)
@@ -72,32 +64,13 @@ class SelfInformation:
     data: dict[str, Any]
 
 
-def _malformed(where: str, problem: str) -> MyinfoPayloadError:
-    return MyinfoPayloadError("malformed", where, problem)
-
-
-def _object(value: Any, where: str, fields: frozenset[str]) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _malformed(where, "not an object")
-    missing, unknown = fields - value.keys(), value.keys() - fields
-    if missing:
-        raise _malformed(where, f"missing {', '.join(sorted(missing))}")
-    if unknown:
-        # Counted, not named: an unexpected key is as untrusted as any value.
-        raise _malformed(where, f"{len(unknown)} unknown field(s)")
-    return value
+_malformed = malformed
+_object = field_object
+_time = field_time
 
 
 def _text(value: Any, where: str, *, allow_empty: bool = False) -> str:
-    if not isinstance(value, str):
-        raise _malformed(where, "not a string")
-    if not allow_empty and not value.strip():
-        raise _malformed(where, "empty")
-    if len(value) > NAME_MAX:
-        raise MyinfoPayloadError("oversized", where, f"longer than {NAME_MAX} characters")
-    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
-        raise _malformed(where, "contains control characters")
-    return value
+    return field_text(value, where, NAME_MAX, allow_empty=allow_empty)
 
 
 def _day(value: Any, where: str) -> date:
@@ -107,18 +80,6 @@ def _day(value: Any, where: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise _malformed(where, "not a date (YYYY-MM-DD)") from None
-
-
-def _time(value: Any, where: str) -> datetime:
-    if not isinstance(value, str) or len(value) > 40:
-        raise _malformed(where, "not an ISO 8601 date and time")
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise _malformed(where, "not an ISO 8601 date and time") from None
-    if moment.utcoffset() is None:
-        raise _malformed(where, "has no UTC offset")
-    return moment
 
 
 def _depth(value: Any) -> int:

@@ -6,12 +6,11 @@ the fault is, never the value found there (it may be personal data).
 """
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from portal.agencies.client import AgencyError
+from portal.agencies.payload import AgencyPayloadError, field_object, field_text, field_time, malformed
 
 MAX_RECORDS = 2000
 NAME_MAX = 200
@@ -40,17 +39,7 @@ _PARTY_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 STATUSES = frozenset({"provided", "no_record"})
 
 
-class ProvisionPayloadError(AgencyError):
-    """The network answered, but not with records we may store (final: asking again will not help).
-
-    ``code`` is ``malformed``, ``oversized`` or ``wrong_subject``.
-    """
-
-    def __init__(self, code: str, where: str, problem: str) -> None:
-        super().__init__(f"{code}: {where}: {problem}")
-        self.code = code
-        self.where = where
-        self.problem = problem
+ProvisionPayloadError = AgencyPayloadError
 
 
 @dataclass(frozen=True)
@@ -81,50 +70,16 @@ class ProvisionAnswer:
     records: tuple[ProvisionEntry, ...]
 
 
-def _malformed(where: str, problem: str) -> ProvisionPayloadError:
-    return ProvisionPayloadError("malformed", where, problem)
-
-
-def _object(value: Any, where: str, fields: frozenset[str]) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _malformed(where, "not an object")
-    missing, unknown = fields - value.keys(), value.keys() - fields
-    if missing:
-        raise _malformed(where, f"missing {', '.join(sorted(missing))}")
-    if unknown:
-        # Counted, not named: an unexpected key is as untrusted as any value.
-        raise _malformed(where, f"{len(unknown)} unknown field(s)")
-    return value
-
-
-def _text(value: Any, where: str, limit: int) -> str:
-    if not isinstance(value, str):
-        raise _malformed(where, "not a string")
-    if not value.strip():
-        raise _malformed(where, "empty")
-    if len(value) > limit:
-        raise ProvisionPayloadError("oversized", where, f"longer than {limit} characters")
-    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
-        raise _malformed(where, "contains control characters")
-    return value
+_malformed = malformed
+_object = field_object
+_text = field_text
+_time = field_time
 
 
 def _pattern(value: Any, where: str, pattern: re.Pattern[str]) -> str:
     if not isinstance(value, str) or not pattern.fullmatch(value):
         raise _malformed(where, "not a valid identifier")
     return value
-
-
-def _time(value: Any, where: str) -> datetime:
-    if not isinstance(value, str) or len(value) > 40:
-        raise _malformed(where, "not an ISO 8601 date and time")
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise _malformed(where, "not an ISO 8601 date and time") from None
-    if moment.utcoffset() is None:
-        raise _malformed(where, "has no UTC offset")
-    return moment
 
 
 def _party(value: Any, where: str) -> Party:
