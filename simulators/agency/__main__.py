@@ -1,8 +1,12 @@
-"""Command line: ``python -m simulators.agency {init,serve,code,schemas}``.
+"""Command line: ``python -m simulators.agency <command>``: init, serve, code, schemas, sender-credentials,
+send-status-report.
 
 ``init`` (re)builds the records, ``serve`` runs init then uvicorn, ``code`` prints a demo resident's
 agency-specific codes (for curl sessions), ``schemas`` writes (or with ``--check`` compares) the payload
-contracts in contracts/self-information/. Configuration comes from environment variables only; this module
+contracts in contracts/self-information/. ``sender-credentials`` makes (once) and shows the notice-sending
+agency's key, JWKS and webhook secret for the portal's staff; ``send-status-report`` sends a resident the
+child-rearing allowance status report (現況届) through the portal's agency API.
+Configuration comes from environment variables only; this module
 must never write the My Number anywhere but the terminal that asked for a code derived from it.
 """
 
@@ -11,9 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 from pathlib import Path
 
-from . import schemas
+import httpx
+
+from . import schemas, sender
 from .codes import agency_code
 from .config import Settings
 from .seed import initialise
@@ -70,6 +77,49 @@ def _schemas(directory: Path, check: bool) -> int:
     return 0
 
 
+def _sender_credentials(settings: Settings, register_args: bool) -> int:
+    if register_args:
+        # One argument a line, for `mapfile` in scripts/demo.
+        print("\n".join(sender.register_arguments(settings)))
+        return 0
+    creds = sender.sender_credentials(settings)
+    print(
+        json.dumps(
+            {
+                "client_id": creds.client_id,
+                "agency": creds.agency_id,
+                "jwks_file": str(creds.jwks_file),
+                "webhook_url": sender.webhook_url(settings),
+                "webhook_secret_file": str(creds.webhook_secret_file),
+                "jwks": json.loads(creds.jwks_file.read_text(encoding="utf-8")),
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+def _send_status_report(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        result = sender.send_status_report(
+            settings,
+            portal=args.portal,
+            person_id=args.person,
+            today=args.today,
+            audience=args.audience,
+            idempotency_key=args.idempotency_key,
+        )
+    except LookupError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except httpx.HTTPError as exc:
+        print(f"could not reach the portal: {exc}", file=sys.stderr)
+        return 1
+    print(f"HTTP {result.status} (Idempotency-Key: {result.idempotency_key})", file=sys.stderr)
+    print(json.dumps(result.body, ensure_ascii=False, indent=2))
+    return 0 if result.status in (200, 201) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m simulators.agency", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -86,6 +136,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     schema.add_argument("--dir", type=Path, default=schemas.CONTRACTS_DIR, help="where the files live")
     schema.add_argument("--check", action="store_true", help="only compare; exit 1 when a file differs")
+    creds = commands.add_parser(
+        "sender-credentials", help="make (once) and show the sending agency's JWKS and webhook secret"
+    )
+    creds.add_argument(
+        "--register-args",
+        action="store_true",
+        help="print the arguments of the portal's manage.py agency_client_register, one a line",
+    )
+    send = commands.add_parser(
+        "send-status-report", help="send a resident the 児童扶養手当 status report (現況届) via the portal"
+    )
+    send.add_argument("--portal", default="http://127.0.0.1:8000", help="the portal's base URL")
+    send.add_argument("--person", required=True, help="an id from demo/people.json, e.g. sato-misaki")
+    send.add_argument("--audience", default=None, help="assertion aud (default <portal>/api/agency/v1)")
+    send.add_argument("--idempotency-key", default=None, help="default: one per person and day")
+    send.add_argument("--today", type=date.fromisoformat, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.command == "schemas":
         return _schemas(args.dir, args.check)  # needs no settings
@@ -95,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         _init(settings)
     elif args.command == "serve":
         _serve(settings, args.host, args.port, args.workers)
+    elif args.command == "sender-credentials":
+        return _sender_credentials(settings, args.register_args)
+    elif args.command == "send-status-report":
+        return _send_status_report(settings, args)
     else:
         return _code(settings, args.person_id, args.agency)
     return 0

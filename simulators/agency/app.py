@@ -41,6 +41,7 @@ from .models import (
 )
 from .provision import PROVISION_CATEGORY
 from .seed import JST
+from .sender import SENDER_CLIENT_IDS, WebhookRefused, sender_credentials, webhook_verify
 from .store import AgencyRow, FaultRow, IdempotencyConflict, ResidentRow, Store
 
 #: Idempotency-Key values: visible ASCII, as the IETF draft's examples (UUIDs and the like).
@@ -61,6 +62,9 @@ Stands in for every government agency the portal fetches self-information from (
 * The portal reports a record whose `subject` is not its resident (`POST …/mislink-reports`, 誤登録の連絡),
   with mismatch flags only and an `Idempotency-Key`.
 * Each category's `data` follows the JSON Schema in `contracts/self-information/<category>.schema.json`.
+* As a notice **sender**, `municipal-child` posts the status report (現況届) to the portal
+  (`python -m simulators.agency send-status-report`) and takes the answers at
+  `POST /agencies/municipal-child/webhooks/notice-responses` (Standard Webhooks signature).
 * `/_control/` sets per-agency latency, error rate and outages for fault tests (needs `X-Control-Token`).
 """
 
@@ -305,6 +309,69 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body = MislinkReportAccepted(report_id=stored["report_id"], status="received").model_dump()
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
         return JSONResponse(body, 202, headers=headers)
+
+    @app.post(
+        "/agencies/{agency_id}/webhooks/notice-responses",
+        tags=["agencies"],
+        summary="The portal's webhook: a resident answered a notice this agency sent",
+        description="Standard Webhooks: `webhook-id`, `webhook-timestamp` (within 5 minutes) and "
+        "`webhook-signature` `v1,<base64 HMAC-SHA256(secret, id.timestamp.body)>`. A repeated "
+        "`webhook-id` answers 200 again and is stored once.",
+        responses={
+            400: {"model": ErrorResponse},
+            401: {"model": ErrorResponse},
+            404: {"model": ErrorResponse},
+        },
+    )
+    async def notice_response_webhook(request: Request, agency_id: str) -> JSONResponse:
+        await known_agency(agency_id)
+        if agency_id not in SENDER_CLIENT_IDS:
+            raise ApiError(404, "not_a_sender", f"Agency '{agency_id}' sends no notices.")
+        body = await request.body()
+        creds = await run_in_threadpool(sender_credentials, settings, agency_id)
+        try:
+            webhook_verify(creds.webhook_secret, dict(request.headers), body)
+        except WebhookRefused as exc:
+            raise ApiError(exc.status, exc.error, exc.message) from exc
+        try:
+            event = json.loads(body)
+        except ValueError as exc:
+            raise ApiError(400, "invalid_event", "The event is not JSON.") from exc
+        if not isinstance(event, dict) or event.get("type") != "notice.response":
+            raise ApiError(400, "invalid_event", "Expected a notice.response event.")
+        received_at = datetime.now(JST).isoformat()
+        stored = await run_in_threadpool(
+            store.add_notice_response,
+            agency_id,
+            request.headers["webhook-id"],
+            received_at,
+            json.dumps(event, ensure_ascii=False),
+        )
+        return JSONResponse({"received": True, "duplicate": not stored})
+
+    @app.get(
+        "/_control/agencies/{agency_id}/notice-responses",
+        tags=["control"],
+        summary="The notice answers an agency has received at its webhook, oldest first",
+        dependencies=[Depends(control_access)],
+        responses=_errors(401, 403, 404),
+    )
+    async def list_notice_responses(agency_id: str) -> dict[str, Any]:
+        await known_agency(agency_id)
+        responses = await run_in_threadpool(store.notice_responses, agency_id)
+        return {"agency_id": agency_id, "responses": responses}
+
+    @app.delete(
+        "/_control/agencies/{agency_id}/notice-responses",
+        tags=["control"],
+        summary="Forget an agency's received notice answers (between tests)",
+        dependencies=[Depends(control_access)],
+        responses=_errors(401, 403, 404),
+    )
+    async def clear_notice_responses(agency_id: str) -> dict[str, Any]:
+        await known_agency(agency_id)
+        await run_in_threadpool(store.clear_notice_responses, agency_id)
+        return {"agency_id": agency_id, "responses": []}
 
     @app.get(
         "/_control/agencies/{agency_id}/mislink-reports",

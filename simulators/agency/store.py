@@ -1,6 +1,6 @@
 """The simulator's own SQLite storage: agencies, their resident records, generated payloads, the
-information provision network's records, fault settings, spent assertion ids and the mis-link reports the
-portal sent.
+information provision network's records, fault settings, spent assertion ids, the mis-link reports the
+portal sent and the residents' answers to the notices the simulator sent (received at its webhook).
 
 Every worker process opens the same file, so fault settings and the ``jti`` replay list live here rather
 than in memory. Records are keyed only by agency-specific codes: this module must never be handed, and
@@ -49,6 +49,10 @@ CREATE TABLE IF NOT EXISTS mislink_reports (
     idempotency_key TEXT NOT NULL, fingerprint TEXT NOT NULL,
     PRIMARY KEY (agency_id, report_id),
     UNIQUE (agency_id, idempotency_key)
+);
+CREATE TABLE IF NOT EXISTS notice_responses (
+    agency_id TEXT NOT NULL, event_id TEXT NOT NULL, received_at TEXT NOT NULL, event TEXT NOT NULL,
+    PRIMARY KEY (agency_id, event_id)
 );
 CREATE INDEX IF NOT EXISTS used_jti_expiry ON used_jti (expires_at);
 """
@@ -248,6 +252,30 @@ class Store:
     def clear_mislink_reports(self, agency_id: str) -> None:
         with self._connect() as conn:
             conn.execute("DELETE FROM mislink_reports WHERE agency_id = ?", (agency_id,))
+
+    def add_notice_response(self, agency_id: str, event_id: str, received_at: str, event: str) -> bool:
+        """Keep one webhook event; False when this ``event_id`` was stored before (a retry)."""
+        with self._connect() as conn:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO notice_responses VALUES (?, ?, ?, ?)",
+                (agency_id, event_id, received_at, event),
+            )
+            return cursor.rowcount == 1
+
+    def notice_responses(self, agency_id: str) -> list[dict[str, Any]]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT * FROM notice_responses WHERE agency_id = ? ORDER BY received_at, event_id",
+                (agency_id,),
+            ).fetchall()
+        return [
+            {"event_id": r["event_id"], "received_at": r["received_at"], "event": json.loads(r["event"])}
+            for r in rows
+        ]
+
+    def clear_notice_responses(self, agency_id: str) -> None:
+        with self._connect() as conn:
+            conn.execute("DELETE FROM notice_responses WHERE agency_id = ?", (agency_id,))
 
     def provision_records(
         self, agency_id: str, agency_code: str, since: date | None = None
