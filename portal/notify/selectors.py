@@ -2,7 +2,7 @@
 
 import hashlib
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from portal.identity.models import Resident
 from portal.notify.models import NotificationPreference, PushSubscription
@@ -22,3 +22,13 @@ def push_subscription_list(*, resident: Resident) -> QuerySet[PushSubscription]:
 def endpoint_digest(endpoint: str) -> str:
     """SHA-256 of an endpoint, as the page's script computes it to tell whether this browser is listed."""
     return hashlib.sha256(endpoint.encode()).hexdigest()
+
+
+def reachable_residents(residents: QuerySet[Resident]) -> QuerySet[Resident]:
+    """Of these residents, those notify_resident could tell: with a browser subscribed or a confirmed address.
+
+    A broadcast reaches every inbox at read time; only these need a task's work (and for most residents,
+    who have neither, there is nothing to send).
+    """
+    has_device = Exists(PushSubscription.objects.filter(resident=OuterRef("pk")))
+    return residents.filter(has_device | Q(notification_preference__email_verified_at__isnull=False))
