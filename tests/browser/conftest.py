@@ -136,3 +136,33 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 @pytest.fixture
 def page(context: BrowserContext) -> Page:
     return context.new_page()
+
+
+# The agency simulator and a real worker beside the live portal, for pages that show agency data.
+from tests.integration.conftest import (  # noqa: E402, F401 -- fixtures used by name
+    agency_simulator,
+    portal_to_agency,
+    running_worker,
+    worker_environment,
+)
+
+
+@pytest.fixture
+def agency_worker(worker_environment, portal_to_agency, tmp_path):  # noqa: F811
+    """A worker like the Procfile's fetch worker, also taking the default queue (webhooks), pointed at the
+    simulator of this run."""
+    environment = {
+        **worker_environment,
+        "AGENCY_BASE_URL": portal_to_agency.url,
+        "AGENCY_CLIENT_KEY": str(portal_to_agency.key_file),
+        "AGENCY_CLIENT_JWKS": str(portal_to_agency.jwks_file),
+    }
+    with running_worker(
+        environment,
+        queues=("fetch", "default"),
+        name="browser-worker",
+        log_path=tmp_path / "worker.log",
+        pool="threads",
+        concurrency=12,
+    ) as process:
+        yield process

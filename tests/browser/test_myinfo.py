@@ -11,35 +11,10 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import CardApp
 from tests.browser.test_card_login import _approve, _open_card_app
 from tests.conftest import PEOPLE
-from tests.integration.conftest import (  # noqa: F401 -- fixtures used by name
-    agency_simulator,
-    portal_to_agency,
-    running_worker,
-    worker_environment,
-)
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 PERSON = PEOPLE["suzuki-ichiro"]
-
-
-@pytest.fixture
-def fetch_worker(worker_environment, portal_to_agency, tmp_path):  # noqa: F811
-    environment = {
-        **worker_environment,
-        "AGENCY_BASE_URL": portal_to_agency.url,
-        "AGENCY_CLIENT_KEY": str(portal_to_agency.key_file),
-        "AGENCY_CLIENT_JWKS": str(portal_to_agency.jwks_file),
-    }
-    with running_worker(
-        environment,
-        queues=("fetch", "default"),
-        name="browser-fetch",
-        log_path=tmp_path / "worker.log",
-        pool="threads",
-        concurrency=12,
-    ) as process:
-        yield process
 
 
 def _log_in(page: Page, live_server, card_app: CardApp) -> None:
@@ -55,7 +30,7 @@ def _log_in(page: Page, live_server, card_app: CardApp) -> None:
 
 
 def test_categories_arrive_are_readable_and_download(
-    page: Page, live_server, portal_with_card_app: CardApp, fetch_worker
+    page: Page, live_server, portal_with_card_app: CardApp, agency_worker
 ):
     _log_in(page, live_server, portal_with_card_app)
     page.locator("#menu-myinfo a").click()

@@ -26,14 +26,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from tests.browser.conftest import CardApp
 from tests.browser.test_card_login import _approve, _open_card_app
 from tests.conftest import PEOPLE, REPO
-from tests.integration.conftest import (  # noqa: F401 -- fixtures used by name
-    AgencySimulator,
-    agency_simulator,
-    portal_to_agency,
-    running_worker,
-    wait_until,
-    worker_environment,
-)
+from tests.integration.conftest import AgencySimulator, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -94,7 +87,7 @@ def _simulator_cli(simulator: AgencySimulator, *args: str) -> subprocess.Complet
 
 
 @pytest.fixture
-def sender_registered(worker_environment, portal_to_agency, settings, live_server):  # noqa: F811
+def sender_registered(worker_environment, portal_to_agency, settings, live_server):
     """Staff register the simulated child support division as the demo does: its JWKS and webhook."""
     simulator = portal_to_agency
     arguments = _simulator_cli(simulator, "sender-credentials", "--register-args")
@@ -118,26 +111,6 @@ def sender_registered(worker_environment, portal_to_agency, settings, live_serve
     return simulator
 
 
-@pytest.fixture
-def worker(worker_environment, portal_to_agency, tmp_path):  # noqa: F811
-    """Fetches her information (fetch queue) and delivers the webhook (default queue)."""
-    environment = {
-        **worker_environment,
-        "AGENCY_BASE_URL": portal_to_agency.url,
-        "AGENCY_CLIENT_KEY": str(portal_to_agency.key_file),
-        "AGENCY_CLIENT_JWKS": str(portal_to_agency.jwks_file),
-    }
-    with running_worker(
-        environment,
-        queues=("fetch", "default"),
-        name="browser-status-report",
-        log_path=tmp_path / "worker.log",
-        pool="threads",
-        concurrency=12,
-    ) as process:
-        yield process
-
-
 def _received(simulator: AgencySimulator) -> list[dict]:
     response = httpx.get(
         f"{simulator.url}/_control/agencies/{SENDER}/notice-responses",
@@ -150,7 +123,7 @@ def _received(simulator: AgencySimulator) -> list[dict]:
 
 def test_status_report_is_answered_with_one_check_and_one_signature(
     sender_registered: AgencySimulator,
-    worker,
+    agency_worker,
     live_server,
     portal_with_card_app: CardApp,
     context: BrowserContext,
