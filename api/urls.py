@@ -1,8 +1,11 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from portal.account.api import AccountLookup
+
 urlpatterns = [
     path("agency/v1/", include("notices.api.urls")),
+    path("agency/v1/public-fund-accounts/lookups", AccountLookup.as_view(), name="account-lookup"),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
     path(
         "docs/",

@@ -103,7 +103,8 @@ def agency_codes_fill(
     return added
 
 
-def _recipient_resident(agency_id: str, code: str) -> Resident | None:
+def resident_for_agency_code(*, agency_id: str, code: str) -> Resident | None:
+    """The resident an agency names by its own code (機関別符号), or None."""
     resident = resident_by_agency_code(agency_id=agency_id, code=code)
     if resident is not None:
         return resident
@@ -261,7 +262,7 @@ def _check_recipient(spec: RecipientSpec, agency_id: str, today: dt.date) -> _Au
                 "The recipient's agency code is malformed (26 characters: A-Z and 2-7).",
                 "recipient.agency_code",
             )
-        resident = _recipient_resident(agency_id, code)
+        resident = resident_for_agency_code(agency_id=agency_id, code=code)
         if resident is None:
             raise _invalid(
                 "unknown_recipient",
@@ -496,6 +497,56 @@ def notice_create(
     # After the commit: a count computed meanwhile must not outlive the change.
     unread_count_forget(resident_id=audience.recipient.pk if audience.recipient else None)
     return notice, True
+
+
+PORTAL_SENDER_ID = "myna-portal"
+
+
+def portal_notice_send(
+    *,
+    resident: Resident,
+    key: str,
+    category: str,
+    title_ja: str,
+    title_en: str,
+    body_ja: str,
+    body_en: str,
+) -> Notice:
+    """A notice from the portal itself (a change to the resident's own records), announced like any other.
+
+    ``key`` makes it idempotent: a task that runs twice sends one notice. The portal's sender is a client
+    row that can never authenticate (inactive, no keys), so that every notice has a sender.
+    """
+    sender, _ = AgencyClient.objects.get_or_create(
+        client_id=PORTAL_SENDER_ID,
+        defaults={
+            "agency_id": PORTAL_SENDER_ID,
+            "name": "マイナポータル",
+            "jwks": {"keys": []},
+            "active": False,
+        },
+    )
+    notice, created = Notice.objects.get_or_create(
+        agency_id=PORTAL_SENDER_ID,
+        idempotency_key=key,
+        defaults={
+            "client": sender,
+            "sender_name_ja": "マイナポータル（デジタル庁）",
+            "sender_name_en": "Myna Portal (Digital Agency)",
+            "request_digest": hashlib.sha256(key.encode()).hexdigest(),
+            "category": category,
+            "title_ja": title_ja,
+            "title_en": title_en,
+            "body_ja": body_ja,
+            "body_en": body_en,
+            "audience": Audience.RESIDENT,
+            "recipient": resident,
+        },
+    )
+    if created:
+        transaction.on_commit(lambda: _announce(notice.pk), robust=True)
+        transaction.on_commit(lambda: unread_count_forget(resident_id=resident.pk))
+    return notice
 
 
 def _announce(notice_id: int) -> None:

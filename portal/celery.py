@@ -17,5 +17,6 @@ app.conf.task_routes = {
     "provision.*": {"queue": QUEUE_FETCH},
     "myinfo.fetch_category": {"queue": QUEUE_FETCH},
     "myinfo.report_mislink": {"queue": QUEUE_FETCH},
+    "account.check_with_bank": {"queue": QUEUE_FETCH},
 }
 app.autodiscover_tasks()

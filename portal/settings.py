@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "portal.myinfo",
     "portal.dashboard",
     "portal.notify",
+    "portal.account",
     "notices",
     "api",
 ]

@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("portal.history.urls")),
     path("", include("portal.myinfo.urls")),
     path("", include("portal.notify.urls")),
+    path("", include("portal.account.urls")),
     path("", include("notices.urls")),
     path("api/", include("api.urls")),
 ]

@@ -24,6 +24,11 @@ PURPOSES: dict[str, tuple[str, str]] = {
         "reporting a record that seems to be someone else's",
     ),
     "mislink_review": ("誤登録の疑いがある記録の確認", "reviewing a record that may be someone else's"),
+    "public_fund_account": ("公金受取口座の表示", "showing your public-fund account"),
+    "account_review": (
+        "他の方と同じ口座が登録された公金受取口座の確認",
+        "reviewing a public-fund account also registered by someone else",
+    ),
 }
 
 VERBS: dict[str, tuple[str, str]] = {

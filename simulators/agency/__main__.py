@@ -1,11 +1,12 @@
 """Command line: ``python -m simulators.agency <command>``: init, serve, code, schemas, sender-credentials,
-send-status-report.
+send-status-report, lookup-account.
 
 ``init`` (re)builds the records, ``serve`` runs init then uvicorn, ``code`` prints a demo resident's
 agency-specific codes (for curl sessions), ``schemas`` writes (or with ``--check`` compares) the payload
 contracts in contracts/self-information/. ``sender-credentials`` makes (once) and shows the notice-sending
 agency's key, JWKS and webhook secret for the portal's staff; ``send-status-report`` sends a resident the
-child-rearing allowance status report (現況届) through the portal's agency API.
+child-rearing allowance status report (現況届) through the portal's agency API; ``lookup-account`` asks it
+for a resident's public-fund account to pay them.
 Configuration comes from environment variables only; this module
 must never write the My Number anywhere but the terminal that asked for a code derived from it.
 """
@@ -31,7 +32,8 @@ def _init(settings: Settings) -> None:
     summary = initialise(settings)
     print(
         f"agency simulator: {summary.agencies} agencies, {summary.residents} resident records, "
-        f"{summary.payloads} payloads, {summary.provision_records} provision records in {summary.db_path}"
+        f"{summary.payloads} payloads, {summary.provision_records} provision records, "
+        f"{summary.bank_accounts} bank accounts in {summary.db_path}"
     )
 
 
@@ -59,6 +61,8 @@ def _code(settings: Settings, person_id: str, agency_id: str | None) -> int:
         print(f"no person '{person_id}' in {settings.people_file}", file=sys.stderr)
         return 1
     for agency in agencies:
+        if not agency["categories"]:
+            continue  # the bank check knows nobody by code
         if agency_id in (None, agency["id"]):
             print(f"{agency['id']}\t{agency_code(agency['code_secret'], person['my_number'])}")
     return 0
@@ -120,6 +124,22 @@ def _send_status_report(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if result.status in (200, 201) else 1
 
 
+def _lookup_account(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        result = sender.lookup_account(
+            settings, portal=args.portal, person_id=args.person, purpose=args.purpose, audience=args.audience
+        )
+    except LookupError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except httpx.HTTPError as exc:
+        print(f"could not reach the portal: {exc}", file=sys.stderr)
+        return 1
+    print(f"HTTP {result.status}", file=sys.stderr)
+    print(json.dumps(result.body, ensure_ascii=False, indent=2))
+    return 0 if result.status == 200 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m simulators.agency", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -152,6 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("--audience", default=None, help="assertion aud (default <portal>/api/agency/v1)")
     send.add_argument("--idempotency-key", default=None, help="default: one per person and day")
     send.add_argument("--today", type=date.fromisoformat, default=None, help=argparse.SUPPRESS)
+    lookup = commands.add_parser(
+        "lookup-account", help="look up a resident's public-fund account (公金受取口座) via the portal"
+    )
+    lookup.add_argument("--portal", default="http://127.0.0.1:8000", help="the portal's base URL")
+    lookup.add_argument("--person", required=True, help="an id from demo/people.json, e.g. sato-misaki")
+    lookup.add_argument("--purpose", default="児童扶養手当の支給", help="the payment, as residents read it")
+    lookup.add_argument("--audience", default=None, help="assertion aud (default <portal>/api/agency/v1)")
     args = parser.parse_args(argv)
     if args.command == "schemas":
         return _schemas(args.dir, args.check)  # needs no settings
@@ -165,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         return _sender_credentials(settings, args.register_args)
     elif args.command == "send-status-report":
         return _send_status_report(settings, args)
+    elif args.command == "lookup-account":
+        return _lookup_account(settings, args)
     else:
         return _code(settings, args.person_id, args.agency)
     return 0

@@ -24,10 +24,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .auth import AssertionVerifier
+from .bank import BANK_CHECK_AGENCY_ID, check_result, seed_accounts
 from .config import Settings
 from .errors import ApiError
 from .faults import FaultInjector
 from .models import (
+    BankAccount,
+    BankAccountOpened,
+    BankAccountsReset,
+    BankCheckAnswer,
+    BankCheckRequest,
+    BankChecks,
     ErrorResponse,
     FaultSettingsUpdate,
     FaultStatus,
@@ -40,9 +47,9 @@ from .models import (
     SelfInformation,
 )
 from .provision import PROVISION_CATEGORY
-from .seed import JST
+from .seed import JST, load_people
 from .sender import SENDER_CLIENT_IDS, WebhookRefused, sender_credentials, webhook_verify
-from .store import AgencyRow, FaultRow, IdempotencyConflict, ResidentRow, Store
+from .store import AgencyRow, BankAccountRow, FaultRow, IdempotencyConflict, ResidentRow, Store
 
 #: Idempotency-Key values: visible ASCII, as the IETF draft's examples (UUIDs and the like).
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
@@ -61,6 +68,9 @@ Stands in for every government agency the portal fetches self-information from (
   records (情報提供等記録): which agency asked which, for what procedure, under which law, and when.
 * The portal reports a record whose `subject` is not its resident (`POST …/mislink-reports`, 誤登録の連絡),
   with mismatch flags only and an `Idempotency-Key`.
+* The banks' account-name check (口座名義確認, `bank-check`) tells the portal whether an account is open
+  and held in a given kana name (`POST /agencies/bank-check/v1/account-name-checks`): the answer is
+  `match`, `name_mismatch`, `no_account` or `account_closed`, never the name the bank holds.
 * Each category's `data` follows the JSON Schema in `contracts/self-information/<category>.schema.json`.
 * As a notice **sender**, `municipal-child` posts the status report (現況届) to the portal
   (`python -m simulators.agency send-status-report`) and takes the answers at
@@ -73,7 +83,11 @@ TAGS = [
         "name": "agencies",
         "description": "Identity records, self-information and information-provision records, per agency.",
     },
-    {"name": "control", "description": "Fault injection and mis-link report inspection for tests and demos."},
+    {"name": "banks", "description": "The banks' account-name check (口座名義確認)."},
+    {
+        "name": "control",
+        "description": "Fault injection, bank accounts and what the portal sent, for tests and demos.",
+    },
     {"name": "health", "description": "Process liveness."},
 ]
 
@@ -100,6 +114,12 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         503: "Simulated outage; see Retry-After",
     }
     return {s: {"model": ErrorResponse, "description": meaning[s]} for s in statuses}
+
+
+def _problem(error: dict[str, Any]) -> str:
+    """``field: what is wrong`` for one validation error (the location without its "body" or "header")."""
+    where = ".".join(str(part) for part in error.get("loc", ())[1:]) or "body"
+    return f"{where}: {str(error.get('msg', 'invalid')).removeprefix('Value error, ')}"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -132,7 +152,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        body = {"error": "invalid_request", "message": "The request is not valid.", "details": exc.errors()}
+        # Name the first few faults in the message itself: a log line then says what was wrong.
+        problems = [_problem(e) for e in exc.errors()[:3]]
+        message = "The request is not valid" + (f" ({'; '.join(problems)})." if problems else ".")
+        body = {"error": "invalid_request", "message": message, "details": exc.errors()}
         return JSONResponse(jsonable_encoder(body), 422)
 
     async def known_agency(agency_id: str) -> AgencyRow:
@@ -309,6 +332,120 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body = MislinkReportAccepted(report_id=stored["report_id"], status="received").model_dump()
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
         return JSONResponse(body, 202, headers=headers)
+
+    async def bank_check_caller(request: Request) -> None:
+        """Faults, then the assertion (``aud`` = …/agencies/bank-check), before the body is looked at."""
+        await known_agency(BANK_CHECK_AGENCY_ID)
+        await faults.apply(BANK_CHECK_AGENCY_ID)
+        await run_in_threadpool(verifier.verify, request.headers.get("authorization"), BANK_CHECK_AGENCY_ID)
+
+    @app.post(
+        f"/agencies/{BANK_CHECK_AGENCY_ID}/v1/account-name-checks",
+        tags=["banks"],
+        response_model=BankCheckAnswer,
+        summary="Is this account open and held in this name? (口座名義確認)",
+        description="The bank looks the account up by bank, branch, type and number and compares the "
+        "holder's name its own way: both sides in half-width katakana, small kana made large, long-vowel "
+        "marks and spaces dropped, upper case. The answer says only `match`, `name_mismatch`, "
+        "`no_account` or `account_closed`, never the name the bank holds. Send an `Idempotency-Key`: the "
+        "same key with the same body answers the same check again (`Idempotent-Replayed: true`); with "
+        "another body it is refused (422).",
+        dependencies=[Security(_bearer)],
+        responses={
+            **_errors(401, 500, 503),
+            400: {"model": ErrorResponse, "description": "Missing or malformed Idempotency-Key"},
+            422: {"model": ErrorResponse, "description": "Invalid body, or the key was used for another one"},
+        },
+    )
+    async def account_name_check(
+        check: BankCheckRequest,
+        _: None = Depends(bank_check_caller),
+        idempotency_key: str | None = Header(
+            None,
+            alias="Idempotency-Key",
+            description="1 to 255 visible ASCII characters, unique per check (a UUID will do)",
+        ),
+    ) -> Response:
+        if not idempotency_key:
+            raise ApiError(400, "idempotency_key_required", "Send an Idempotency-Key header.")
+        if not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+            raise ApiError(
+                400, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters."
+            )
+        asked = check.model_dump()
+        account = await run_in_threadpool(
+            store.bank_account, check.bank_code, check.branch_code, check.account_type, check.account_number
+        )
+        candidate = {
+            "check_id": f"ANC-{secrets.token_hex(8).upper()}",
+            "idempotency_key": idempotency_key,
+            "fingerprint": hashlib.sha256(json.dumps(asked, sort_keys=True).encode("utf-8")).hexdigest(),
+            **{k: v for k, v in asked.items() if k != "holder_kana"},  # the log keeps no names
+            "result": check_result(account, check.holder_kana),
+            "checked_at": datetime.now(JST).replace(microsecond=0).isoformat(),
+        }
+        try:
+            stored, replayed = await run_in_threadpool(store.add_bank_check, candidate)
+        except IdempotencyConflict as exc:
+            raise ApiError(
+                422, "idempotency_key_reused", "This Idempotency-Key was used for a different check."
+            ) from exc
+        body = {k: stored[k] for k in ("check_id", "result", "checked_at")}
+        headers = {"Idempotent-Replayed": "true"} if replayed else {}
+        return JSONResponse(body, 200, headers=headers)
+
+    @app.post(
+        "/_control/bank-accounts",
+        tags=["control"],
+        status_code=201,
+        response_model=BankAccountOpened,
+        summary="Open (or replace) a bank account at run time",
+        dependencies=[Depends(control_access)],
+        responses=_errors(401, 403),
+    )
+    async def open_bank_account(account: BankAccount) -> BankAccountOpened:
+        row = BankAccountRow(**account.model_dump())
+        replaced = await run_in_threadpool(store.put_bank_account, row)
+        return BankAccountOpened(**account.model_dump(), replaced=replaced)
+
+    @app.delete(
+        "/_control/bank-accounts",
+        tags=["control"],
+        response_model=BankAccountsReset,
+        summary="Reset the banks to the accounts of demo/people.json",
+        dependencies=[Depends(control_access)],
+        responses=_errors(401, 403),
+    )
+    async def reset_bank_accounts() -> BankAccountsReset:
+        def reset() -> int:
+            accounts = seed_accounts(load_people(settings))
+            store.replace_bank_accounts(accounts)
+            return len(accounts)
+
+        return BankAccountsReset(accounts=await run_in_threadpool(reset))
+
+    @app.get(
+        "/_control/bank-checks",
+        tags=["control"],
+        response_model=BankChecks,
+        summary="The account-name checks answered, oldest first (no names)",
+        dependencies=[Depends(control_access)],
+        responses=_errors(401, 403),
+    )
+    async def list_bank_checks() -> BankChecks:
+        return BankChecks.model_validate({"checks": await run_in_threadpool(store.bank_checks)})
+
+    @app.delete(
+        "/_control/bank-checks",
+        tags=["control"],
+        response_model=BankChecks,
+        summary="Forget the account-name checks and their idempotency keys (between tests)",
+        dependencies=[Depends(control_access)],
+        responses=_errors(401, 403),
+    )
+    async def clear_bank_checks() -> BankChecks:
+        await run_in_threadpool(store.clear_bank_checks)
+        return BankChecks(checks=[])
 
     @app.post(
         "/agencies/{agency_id}/webhooks/notice-responses",

@@ -6,11 +6,21 @@ This module must never contain behaviour: only shapes, descriptions and examples
 from __future__ import annotations
 
 import operator
+import unicodedata
 from datetime import date, datetime
 from functools import reduce
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    model_validator,
+)
 
 from .categories import DATA_MODELS
 
@@ -283,3 +293,154 @@ class MislinkReport(BaseModel):
 class MislinkReports(BaseModel):
     agency_id: str
     reports: list[MislinkReport] = Field(description="Oldest first")
+
+
+# --- 口座名義確認: the banks' account-name check ---------------------------------------------------------
+
+
+def _digits(count: int) -> Any:
+    def check(value: str) -> str:
+        if len(value) != count or not (value.isascii() and value.isdigit()):
+            raise ValueError(f"must be exactly {count} digits (0-9)")
+        return value
+
+    return AfterValidator(check)
+
+
+def _holder_kana(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+BankCode = Annotated[
+    StrictStr,
+    _digits(4),
+    Field(
+        description="金融機関コード: 4 digits", json_schema_extra={"pattern": "^[0-9]{4}$"}, examples=["0001"]
+    ),
+]
+BranchCode = Annotated[
+    StrictStr,
+    _digits(3),
+    Field(description="支店コード: 3 digits", json_schema_extra={"pattern": "^[0-9]{3}$"}, examples=["001"]),
+]
+AccountNumber = Annotated[
+    StrictStr,
+    _digits(7),
+    Field(
+        description="口座番号: 7 digits", json_schema_extra={"pattern": "^[0-9]{7}$"}, examples=["1234567"]
+    ),
+]
+AccountType = Annotated[
+    Literal["ordinary", "current", "savings"],
+    Field(description="預金種目: ordinary 普通, current 当座, savings 貯蓄"),
+]
+HolderKana = Annotated[
+    StrictStr,
+    Field(min_length=1, max_length=48, description="口座名義 in kana (any width, hiragana too)"),
+    AfterValidator(_holder_kana),
+]
+
+
+class BankCheckRequest(BaseModel):
+    """An account the resident wants to register, and the name the portal believes it is held in."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "bank_code": "0001",
+                    "branch_code": "001",
+                    "account_type": "ordinary",
+                    "account_number": "1234567",
+                    "holder_kana": "ヤマダ ハナコ",
+                }
+            ]
+        },
+    )
+
+    bank_code: BankCode
+    branch_code: BranchCode
+    account_type: AccountType
+    account_number: AccountNumber
+    holder_kana: HolderKana
+
+
+class BankCheckAnswer(BaseModel):
+    """The bank's answer: whether the account is open and in that name. Never the name the bank holds."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "check_id": "ANC-3F9A0C1D5E7B2468",
+                    "result": "match",
+                    "checked_at": "2026-11-23T10:00:00+09:00",
+                }
+            ]
+        }
+    )
+
+    check_id: str = Field(pattern=r"^ANC-[0-9A-F]{16}$", description="The service's id for this check")
+    result: Literal["match", "name_mismatch", "no_account", "account_closed"] = Field(
+        description="match: open and in that name; name_mismatch: open, another name; no_account: no such "
+        "account; account_closed: the account was closed (解約済み)"
+    )
+    checked_at: datetime = Field(description="When the bank answered (JST, +09:00)")
+
+
+class BankAccount(BaseModel):
+    """An account to open at run time (tests, benchmarks); one with the same bank, branch, type and number
+    is replaced."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "bank_code": "0001",
+                    "branch_code": "001",
+                    "account_type": "ordinary",
+                    "account_number": "7654321",
+                    "holder_kana": "ﾃｽﾄ ﾀﾛｳ",
+                    "closed": False,
+                }
+            ]
+        },
+    )
+
+    bank_code: BankCode
+    branch_code: BranchCode
+    account_type: AccountType
+    account_number: AccountNumber
+    holder_kana: HolderKana
+    closed: StrictBool = Field(default=False, description="解約済み: the check answers account_closed")
+
+
+class BankAccountOpened(BankAccount):
+    replaced: bool = Field(description="An account with the same bank, branch, type and number was replaced")
+
+
+class BankAccountsReset(BaseModel):
+    accounts: int = Field(description="How many accounts the banks hold now (those of demo/people.json)")
+
+
+class BankCheckRecord(BaseModel):
+    """A check the service answered, as the control API lists it: never the name that was asked about."""
+
+    check_id: str
+    idempotency_key: str
+    bank_code: str
+    branch_code: str
+    account_type: str
+    account_number: str
+    result: str
+    checked_at: datetime
+
+
+class BankChecks(BaseModel):
+    checks: list[BankCheckRecord] = Field(description="Oldest first")

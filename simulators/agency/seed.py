@@ -1,10 +1,11 @@
 """Builds every agency's records from demo/people.json and demo/agencies.json (``init``).
 
-Each agency gets its own copy of the residents, keyed by the code derived from its own secret; the
-mis-linked resident's record carries the other person's identity at the named agency only. Payloads and
-the information provision network's records are generated here, deterministically from the seed. The My
-Number is used to derive codes and then dropped: this module must never pass it to the store or to a
-generator.
+Each agency that serves categories gets its own copy of the residents, keyed by the code derived from its
+own secret (one that serves none, the banks' account-name check, knows nobody by code); the mis-linked
+resident's record carries the other person's identity at the named agency only. Payloads and the
+information provision network's records are generated here, deterministically from the seed; the banks'
+accounts are the people's ``bank_account``s. The My Number is used to derive codes and then dropped: this
+module must never pass it to the store or to a generator.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from .bank import seed_accounts
 from .categories import DATA_MODELS, GENERATORS, AgencyWorld, Resident
 from .codes import agency_code
 from .config import Settings
@@ -32,6 +34,11 @@ class InitSummary:
     residents: int
     payloads: int
     provision_records: int = 0
+    bank_accounts: int = 0
+
+
+def load_people(settings: Settings) -> list[dict[str, Any]]:
+    return _load(settings.people_file, "people")
 
 
 def _load(path: Path, key: str) -> list[dict[str, Any]]:
@@ -67,7 +74,7 @@ def _as_seen_by(person: dict[str, Any], agency_id: str) -> Resident:
 def initialise(settings: Settings, today: date | None = None) -> InitSummary:
     """Create the schema and (re)build all agency records. Running it again gives the same records."""
     today = today or datetime.now(JST).date()
-    people = _load(settings.people_file, "people")
+    people = load_people(settings)
     agencies = _load(settings.agencies_file, "agencies")
 
     agency_rows: list[AgencyRow] = []
@@ -79,6 +86,8 @@ def initialise(settings: Settings, today: date | None = None) -> InitSummary:
         agency_rows.append(
             AgencyRow(agency_id, agency["name_ja"], agency["name_en"], tuple(agency["categories"]))
         )
+        if not agency["categories"]:
+            continue  # a service that holds no self-information has no resident records either
         codes = {p["id"]: agency_code(agency["code_secret"], p["my_number"]) for p in people}
         if len(set(codes.values())) != len(codes):
             raise ValueError(f"{agency_id}: two residents share an agency code")
@@ -109,6 +118,7 @@ def initialise(settings: Settings, today: date | None = None) -> InitSummary:
                 DATA_MODELS[category].model_validate(data)  # a generator bug fails init, not a request
                 payloads.append((agency_id, code, category, data))
 
+    accounts = seed_accounts(people)
     store = Store(settings.db_path)
     store.create_schema()
     store.replace_records(
@@ -121,7 +131,13 @@ def initialise(settings: Settings, today: date | None = None) -> InitSummary:
             "initialised_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
         provision_records=provision_records,
+        bank_accounts=accounts,
     )
     return InitSummary(
-        settings.db_path, len(agency_rows), len(resident_rows), len(payloads), len(provision_records)
+        settings.db_path,
+        len(agency_rows),
+        len(resident_rows),
+        len(payloads),
+        len(provision_records),
+        len(accounts),
     )

@@ -262,6 +262,33 @@ def send_status_report(
     return SendResult(response.status_code, body, key)
 
 
+def lookup_account(
+    settings: Settings,
+    *,
+    portal: str,
+    person_id: str,
+    purpose: str,
+    audience: str | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> SendResult:
+    """Asks the portal for a resident's public-fund account (公金受取口座) to pay them, as a paying agency
+    does; the resident then reads this look-up, with the purpose, in their access history."""
+    creds = sender_credentials(settings)
+    code = resident_code(settings, person_id)
+    api = f"{portal.rstrip('/')}/api/agency/v1"
+    with httpx.Client(timeout=30, transport=transport) as http:
+        response = http.post(
+            f"{api}/public-fund-accounts/lookups",
+            json={"agency_code": code, "purpose": purpose},
+            headers={"Authorization": f"Bearer {client_assertion(creds, audience or api)}"},
+        )
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = response.text
+    return SendResult(response.status_code, body, "")
+
+
 class WebhookRefused(Exception):
     def __init__(self, status: int, error: str, message: str) -> None:
         super().__init__(message)

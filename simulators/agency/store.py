@@ -1,6 +1,7 @@
 """The simulator's own SQLite storage: agencies, their resident records, generated payloads, the
 information provision network's records, fault settings, spent assertion ids, the mis-link reports the
-portal sent and the residents' answers to the notices the simulator sent (received at its webhook).
+portal sent, the residents' answers to the notices the simulator sent (received at its webhook), and the
+banks' accounts with the account-name checks the portal asked for (never the names it sent).
 
 Every worker process opens the same file, so fault settings and the ``jti`` replay list live here rather
 than in memory. Records are keyed only by agency-specific codes: this module must never be handed, and
@@ -54,6 +55,16 @@ CREATE TABLE IF NOT EXISTS notice_responses (
     agency_id TEXT NOT NULL, event_id TEXT NOT NULL, received_at TEXT NOT NULL, event TEXT NOT NULL,
     PRIMARY KEY (agency_id, event_id)
 );
+CREATE TABLE IF NOT EXISTS bank_accounts (
+    bank_code TEXT NOT NULL, branch_code TEXT NOT NULL, account_type TEXT NOT NULL,
+    account_number TEXT NOT NULL, holder_kana TEXT NOT NULL, closed INTEGER NOT NULL,
+    PRIMARY KEY (bank_code, branch_code, account_type, account_number)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bank_checks (
+    check_id TEXT PRIMARY KEY, idempotency_key TEXT NOT NULL UNIQUE, fingerprint TEXT NOT NULL,
+    bank_code TEXT NOT NULL, branch_code TEXT NOT NULL, account_type TEXT NOT NULL,
+    account_number TEXT NOT NULL, result TEXT NOT NULL, checked_at TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS used_jti_expiry ON used_jti (expires_at);
 """
 
@@ -96,6 +107,22 @@ class ResidentRow:
 
 
 @dataclass(frozen=True)
+class BankAccountRow:
+    """An account as its bank holds it; ``holder_kana`` is the 口座名義 and never leaves the simulator."""
+
+    bank_code: str
+    branch_code: str
+    account_type: str
+    account_number: str
+    holder_kana: str
+    closed: bool
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.bank_code, self.branch_code, self.account_type, self.account_number)
+
+
+@dataclass(frozen=True)
 class FaultRow:
     latency_ms: int
     error_rate: float
@@ -129,17 +156,20 @@ class Store:
         payloads: Iterable[tuple[str, str, str, dict[str, Any]]],
         meta: dict[str, str],
         provision_records: Iterable[tuple[str, str, dict[str, Any]]] = (),
+        bank_accounts: Iterable[BankAccountRow] = (),
     ) -> None:
-        """Swap in a freshly generated world in one transaction; faults, spent ``jti``s and mis-link reports
-        are kept.
+        """Swap in a freshly generated world in one transaction; faults, spent ``jti``s, mis-link reports
+        and account-name checks are kept.
 
-        ``provision_records`` are ``(agency_id, agency_code, record)`` with the record as the API serves it.
+        ``provision_records`` are ``(agency_id, agency_code, record)`` with the record as the API serves it;
+        ``bank_accounts`` replace every account, those added at run time included.
         """
         with self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for table in ("agencies", "residents", "self_information", "provision_records"):
                     conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+                self._write_bank_accounts(conn, bank_accounts)
                 conn.executemany(
                     "INSERT INTO agencies VALUES (?, ?, ?, ?)",
                     [(a.id, a.name_ja, a.name_en, json.dumps(list(a.categories))) for a in agencies],
@@ -290,6 +320,110 @@ class Store:
                 (agency_id, agency_code, since.isoformat() if since else ""),
             ).fetchall()
         return [json.loads(row["data"]) for row in rows]
+
+    @staticmethod
+    def _write_bank_accounts(conn: sqlite3.Connection, accounts: Iterable[BankAccountRow]) -> None:
+        conn.execute("DELETE FROM bank_accounts")
+        conn.executemany(
+            "INSERT INTO bank_accounts VALUES (?, ?, ?, ?, ?, ?)",
+            [(*a.key, a.holder_kana, int(a.closed)) for a in accounts],
+        )
+
+    def replace_bank_accounts(self, accounts: Iterable[BankAccountRow]) -> None:
+        """Every bank account at once (back to the seed); the checks already answered are kept."""
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._write_bank_accounts(conn, accounts)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def put_bank_account(self, account: BankAccountRow) -> bool:
+        """Open (or replace) one account; True when it replaced one with the same bank, branch, type and
+        number."""
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                existed = conn.execute(
+                    "SELECT 1 FROM bank_accounts WHERE bank_code = ? AND branch_code = ? AND account_type = ?"
+                    " AND account_number = ?",
+                    account.key,
+                ).fetchone()
+                conn.execute(
+                    "INSERT OR REPLACE INTO bank_accounts VALUES (?, ?, ?, ?, ?, ?)",
+                    (*account.key, account.holder_kana, int(account.closed)),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return existed is not None
+
+    def bank_account(
+        self, bank_code: str, branch_code: str, account_type: str, account_number: str
+    ) -> BankAccountRow | None:
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT * FROM bank_accounts WHERE bank_code = ? AND branch_code = ? AND account_type = ?"
+                " AND account_number = ?",
+                (bank_code, branch_code, account_type, account_number),
+            ).fetchone()
+        if row is None:
+            return None
+        return BankAccountRow(**{**dict(row), "closed": bool(row["closed"])})
+
+    def add_bank_check(self, check: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Keep one answered check unless its idempotency key was used before.
+
+        Returns the stored check (the earlier one on a replay) and whether it was a replay; raises
+        :class:`IdempotencyConflict` when the key was used for a different request.
+        """
+        columns = (
+            "check_id",
+            "idempotency_key",
+            "fingerprint",
+            "bank_code",
+            "branch_code",
+            "account_type",
+            "account_number",
+            "result",
+            "checked_at",
+        )
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")  # the look-up and the insert are one step for concurrent workers
+            try:
+                row = conn.execute(
+                    "SELECT * FROM bank_checks WHERE idempotency_key = ?", (check["idempotency_key"],)
+                ).fetchone()
+                if row is None:
+                    conn.execute(
+                        "INSERT INTO bank_checks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        tuple(check[c] for c in columns),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        if row is None:
+            return check, False
+        if row["fingerprint"] != check["fingerprint"]:
+            raise IdempotencyConflict(row["check_id"])
+        return dict(row), True
+
+    def bank_checks(self) -> list[dict[str, Any]]:
+        """The checks answered, oldest first, without their fingerprints."""
+        with self._connect() as conn:
+            rows = conn.execute("SELECT * FROM bank_checks ORDER BY rowid").fetchall()
+        checks = [dict(row) for row in rows]
+        for check in checks:
+            del check["fingerprint"]
+        return checks
+
+    def clear_bank_checks(self) -> None:
+        with self._connect() as conn:
+            conn.execute("DELETE FROM bank_checks")
 
     def faults(self, agency_id: str) -> FaultRow | None:
         """The agency's fault override, or None when it runs on the environment's defaults."""

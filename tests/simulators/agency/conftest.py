@@ -105,6 +105,9 @@ def auth(make_assertion: AssertionMaker) -> Callable[[str], dict[str, str]]:
     return lambda agency_id: {"Authorization": f"Bearer {make_assertion(agency_id)}"}
 
 
+#: The agencies that know residents by agency code: all but the banks' account-name check, which serves no
+#: category.
+CODE_AGENCIES = [a for a in AGENCIES if a["categories"]]
 #: Self-information category -> the agency that serves it (demo/agencies.json).
 SERVED_BY: dict[str, str] = {
     c: a["id"] for a in AGENCIES for c in a["categories"] if c != "provision_records"

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from .conftest import AGENCIES, PEOPLE, code_for, person
+from .conftest import CODE_AGENCIES, PEOPLE, code_for, person
 
 Auth = Callable[[str], dict[str, str]]
 
@@ -25,7 +25,7 @@ def test_healthz(client: TestClient) -> None:
     assert response.status_code == 200 and response.json() == {"status": "ok"}
 
 
-@pytest.mark.parametrize("agency_id", [a["id"] for a in AGENCIES])
+@pytest.mark.parametrize("agency_id", [a["id"] for a in CODE_AGENCIES])
 def test_every_agency_serves_identity_records(client: TestClient, auth: Auth, agency_id: str) -> None:
     p = person("tanaka-kazuo")
     code = code_for("tanaka-kazuo", agency_id)
@@ -45,7 +45,7 @@ def test_mislinked_record_differs_only_at_the_named_agency(client: TestClient, a
     suzuki = person("suzuki-ichiro")
     mislink = suzuki["mislink"]
     names = {}
-    for agency in AGENCIES:
+    for agency in CODE_AGENCIES:
         agency_id = agency["id"]
         url = f"/agencies/{agency_id}/v1/residents/{code_for('suzuki-ichiro', agency_id)}"
         body = client.get(url, headers=auth(agency_id)).json()

@@ -9,7 +9,17 @@ import pytest
 
 from simulators.agency.categories.lives import check_digit
 
-from .conftest import AGENCIES, PERSON_IDS, SERVED_BY, TODAY, Fetch, SharedWorld, code_for, person
+from .conftest import (
+    AGENCIES,
+    CODE_AGENCIES,
+    PERSON_IDS,
+    SERVED_BY,
+    TODAY,
+    Fetch,
+    SharedWorld,
+    code_for,
+    person,
+)
 
 ADULTS = [p for p in PERSON_IDS if p != "sato-haruto"]
 WORKING_AGE = ["yamada-hanako", "tanaka-yuki", "smith-john", "suzuki-ichiro", "takahashi-ken"]
@@ -57,7 +67,7 @@ def test_category_served_by_its_agency_for_everyone(
 
 @pytest.mark.parametrize("category", sorted(SERVED_BY))
 def test_no_other_agency_serves_the_category(shared: SharedWorld, category: str) -> None:
-    for agency in AGENCIES:
+    for agency in CODE_AGENCIES:
         if agency["id"] == SERVED_BY[category]:
             continue
         code = code_for("yamada-hanako", agency["id"])

@@ -15,7 +15,7 @@ from simulators.agency.codes import agency_code
 from simulators.agency.config import Settings
 from simulators.agency.seed import initialise
 
-from .conftest import AGENCIES, PEOPLE, TODAY, code_for
+from .conftest import AGENCIES, CODE_AGENCIES, PEOPLE, TODAY, code_for
 
 
 def _dump(db: Path) -> list[tuple]:
@@ -47,7 +47,7 @@ def test_codes_differ_per_agency_and_per_person() -> None:
 def test_records_are_keyed_by_each_agencys_own_codes(initialised: Settings) -> None:
     with sqlite3.connect(initialised.db_path) as conn:
         stored = set(conn.execute("SELECT agency_id, agency_code FROM residents"))
-    assert stored == {(a["id"], code_for(p["id"], a["id"])) for a in AGENCIES for p in PEOPLE}
+    assert stored == {(a["id"], code_for(p["id"], a["id"])) for a in CODE_AGENCIES for p in PEOPLE}
 
 
 def test_database_never_contains_a_my_number(initialised: Settings) -> None:
