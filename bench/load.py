@@ -8,8 +8,15 @@ import socket
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 
 from django.conf import settings
+
+# What one client loop sends: the same request again and again, or the next of a shared supply of prepared
+# requests (each sent once, e.g. with a fresh client assertion).
+Source = bytes | Iterator[bytes]
+# A phase's client loops, or a function that prepares them just before the phase, untimed.
+Target = list[Source] | Callable[[], list[Source]]
 
 
 def raw_get(path: str, session: str | None = None) -> bytes:
@@ -18,6 +25,23 @@ def raw_get(path: str, session: str | None = None) -> bytes:
     if session:
         lines.append(f"Cookie: {settings.SESSION_COOKIE_NAME}={session}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def raw_post(
+    path: str,
+    body: bytes,
+    *,
+    content_type: str,
+    cookies: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> bytes:
+    """A whole HTTP/1.1 POST, built once, as raw_get."""
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
+    if cookies:
+        lines.append("Cookie: " + "; ".join(f"{name}={value}" for name, value in cookies.items()))
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    lines += [f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 def fetch_blocking(port: int, request: bytes) -> tuple[int, bytes]:
@@ -42,12 +66,16 @@ async def fetch_status(port: int, request: bytes) -> int:
     return int(status_line.split()[1])
 
 
-async def connection_loop(port: int, request: bytes, deadline: float, statuses: Counter) -> None:
+async def connection_loop(port: int, source: Source, deadline: float, statuses: Counter) -> None:
     while time.monotonic() < deadline:
+        request = source if isinstance(source, bytes) else next(source, b"")
+        if not request:
+            # Stopping early would shorten the phase's work but not its time: the rate would be wrong.
+            raise RuntimeError("the prepared requests ran out before the phase ended; prepare more")
         statuses[await fetch_status(port, request)] += 1
 
 
-async def phase(port: int, requests: list[bytes], seconds: float, *, bench: str) -> float:
+async def phase(port: int, requests: list[Source], seconds: float, *, bench: str) -> float:
     """Requests per second answered 200, one client loop per prepared request; any other answer aborts."""
     statuses: Counter = Counter()
     started = time.monotonic()
@@ -59,7 +87,7 @@ async def phase(port: int, requests: list[bytes], seconds: float, *, bench: str)
 
 
 def interleaved_rounds(
-    port: int, targets: dict[str, list[bytes]], rounds: int, seconds: float, *, bench: str
+    port: int, targets: dict[str, Target], rounds: int, seconds: float, *, bench: str
 ) -> dict[str, list[float]]:
     names = list(targets)
     rps: dict[str, list[float]] = {name: [] for name in names}
@@ -67,7 +95,9 @@ def interleaved_rounds(
         # Rotate which goes first, so a drift in the machine's load favours none of them.
         shift = index % len(names)
         for name in names[shift:] + names[:shift]:
-            rps[name].append(asyncio.run(phase(port, targets[name], seconds, bench=bench)))
+            target = targets[name]
+            requests = target() if callable(target) else target
+            rps[name].append(asyncio.run(phase(port, requests, seconds, bench=bench)))
     return rps
 
 

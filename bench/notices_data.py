@@ -47,17 +47,23 @@ TITLES = [
 ]
 
 
-def agency_client_registered(directory: Path) -> tuple[AgencyClient, ECKey]:
+def agency_client_registered(
+    directory: Path,
+    *,
+    client_id: str = CLIENT_ID,
+    agency_id: str = AGENCY_ID,
+    name: str = "ベンチマーク 一斉配信",
+) -> tuple[AgencyClient, ECKey]:
     """The bench's agency client, its JWKS replaced by a key made for this run (staff's registration)."""
     key = ECKey.generate_key("P-256", private=True)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "agency.pem").write_bytes(key.as_pem(private=True))
     public = {**key.as_dict(private=False), "kid": KID, "alg": "ES256", "use": "sig"}
     client, _ = AgencyClient.objects.update_or_create(
-        client_id=CLIENT_ID,
+        client_id=client_id,
         defaults={
-            "agency_id": AGENCY_ID,
-            "name": "ベンチマーク 一斉配信",
+            "agency_id": agency_id,
+            "name": name,
             "jwks": {"keys": [public]},
             "webhook_url": "",
             "active": True,
@@ -66,12 +72,12 @@ def agency_client_registered(directory: Path) -> tuple[AgencyClient, ECKey]:
     return client, key
 
 
-def assertion(key: ECKey) -> str:
+def assertion(key: ECKey, *, client_id: str = CLIENT_ID) -> str:
     """A fresh client assertion, as an agency signs one per request."""
     now = int(time.time())
     claims = {
-        "iss": CLIENT_ID,
-        "sub": CLIENT_ID,
+        "iss": client_id,
+        "sub": client_id,
         "aud": agency_api_audiences()[0],
         "iat": now,
         "exp": now + 120,

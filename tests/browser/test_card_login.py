@@ -29,7 +29,10 @@ def _approve(card_page: Page, *, certificate: str, card_id: str, secret: str) ->
     expect(card_page.locator("#certificate")).to_have_attribute("data-certificate", certificate)
     card_page.locator("#card").select_option(card_id)
     card_page.locator("#secret").fill(secret)
-    card_page.locator("#approve").click()
+    # Wait for the card app's answer page: closing the tab while its form post is still in flight can
+    # leave Chromium's close waiting forever (page.close has no timeout).
+    with card_page.expect_navigation():
+        card_page.locator("#approve").click()
 
 
 def test_first_login_registers_shows_masked_number_and_logs_out(
