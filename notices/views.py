@@ -29,10 +29,12 @@ from notices.prefill import Prefill, notice_prefill, prefill_release
 from portal.core.categories import category_label
 from portal.core.errors import PortalError
 from portal.history.models import Channel
-from portal.history.services import Actor, release_record
+from portal.history.services import release_record
 from portal.identity.models import Resident
 from portal.identity.views import signed_act
 from portal.myinfo.presentation import build_node
+from portal.proxies import access
+from portal.proxies.scopes import NOTICES_READ
 
 FILTERS = ("unread", "action", "archived")
 SESSION_ANSWER = "notice_answer:{}"
@@ -44,6 +46,34 @@ def _resident(request: HttpRequest) -> Resident:
     if resident is None:
         raise Http404
     return resident
+
+
+def _reader(request: HttpRequest) -> access.Subject:
+    """Whose inbox: the resident's own, or a principal's for a proxy granted to read notices."""
+    return access.subject(request, NOTICES_READ)
+
+
+def _record_proxy_read(subject: access.Subject, items: list[str]) -> None:
+    """A proxy's reading is a release to the proxy: the principal sees it in the history."""
+    if subject.acting is not None:
+        release_record(
+            owner=subject.owner,
+            actor=subject.actor,
+            category="notices",
+            items=items[:20],
+            purpose="notice_view",
+            channel=Channel.WEB,
+        )
+
+
+def _not_for_proxies(request: HttpRequest) -> None:
+    if access.acting_for(request) is not None:
+        raise PortalError(
+            "not_for_proxies",
+            "お知らせへの回答と整理は、ご本人だけができます。",
+            "Only the person themselves can answer or archive their notices.",
+            403,
+        )
 
 
 def _language() -> str:
@@ -61,7 +91,8 @@ def _notice_or_404(resident: Resident, notice_id: UUID) -> Notice:
 @login_required
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
-    resident = _resident(request)
+    subject = _reader(request)
+    resident = subject.owner
     shown = request.GET.get("filter", "")
     category = request.GET.get("category", "")
     query = request.GET.get("q", "").strip()[:QUERY_MAX]
@@ -82,6 +113,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     labels = {c.code: c.label(language) for c in NOTICE_CATEGORIES}
     for notice in notices:
         notice.category_text = labels.get(notice.category, notice.category)
+    _record_proxy_read(subject, [n.title_ja for n in notices])
     params = {k: v for k, v in (("filter", shown), ("category", filters.category), ("q", query)) if v}
     return render(
         request,
@@ -126,6 +158,7 @@ def _detail(
     posted: Any = None,
     error: PortalError | None = None,
     status: int = 200,
+    proxy: bool = False,
 ) -> HttpResponse:
     language = _language()
     response = selectors.notice_response_of(resident=resident, notice=notice)
@@ -143,7 +176,7 @@ def _detail(
         "response": response,
         "closed": closed,
         "error": error,
-        "answerable": notice.action != Action.NONE and response is None and not closed,
+        "answerable": notice.action != Action.NONE and response is None and not closed and not proxy,
     }
     if context["answerable"] and notice.action == Action.FORM:
         error_fields = error.extra.get("fields", []) if error is not None else []
@@ -157,15 +190,19 @@ def _detail(
 @login_required
 @require_GET
 def detail(request: HttpRequest, notice_id: UUID) -> HttpResponse:
-    resident = _resident(request)
+    subject = _reader(request)
+    resident = subject.owner
     notice = _notice_or_404(resident, notice_id)
-    services.notice_mark_read(resident=resident, notice=notice)
-    return _detail(request, notice, resident)
+    if subject.acting is None:
+        services.notice_mark_read(resident=resident, notice=notice)
+    _record_proxy_read(subject, [notice.title_ja])
+    return _detail(request, notice, resident, proxy=subject.acting is not None)
 
 
 @login_required
 @require_POST
 def archive(request: HttpRequest, notice_id: UUID) -> HttpResponse:
+    _not_for_proxies(request)
     resident = _resident(request)
     notice = _notice_or_404(resident, notice_id)
     archived = request.POST.get("archived", "1") == "1"
@@ -186,6 +223,7 @@ def _answers_from_post(request: HttpRequest, notice: Notice, resident: Resident)
 @login_required
 @require_POST
 def respond(request: HttpRequest, notice_id: UUID) -> HttpResponse:
+    _not_for_proxies(request)
     resident = _resident(request)
     notice = _notice_or_404(resident, notice_id)
     session_key = SESSION_ANSWER.format(notice.public_id)
@@ -241,7 +279,7 @@ def respond(request: HttpRequest, notice_id: UUID) -> HttpResponse:
 @login_required
 @require_GET
 def receipt(request: HttpRequest, notice_id: UUID) -> HttpResponse:
-    resident = _resident(request)
+    resident = _reader(request).owner
     notice = _notice_or_404(resident, notice_id)
     response = selectors.notice_response_of(resident=resident, notice=notice)
     if response is None:
@@ -263,7 +301,8 @@ def receipt(request: HttpRequest, notice_id: UUID) -> HttpResponse:
 @login_required
 @require_GET
 def attachment(request: HttpRequest, notice_id: UUID, attachment_id: UUID) -> HttpResponse:
-    resident = _resident(request)
+    subject = _reader(request)
+    resident = subject.owner
     notice = _notice_or_404(resident, notice_id)
     item = notice.attachments.filter(public_id=attachment_id).first()
     if item is None:
@@ -271,7 +310,7 @@ def attachment(request: HttpRequest, notice_id: UUID, attachment_id: UUID) -> Ht
     content = attachment_decrypt(item.ciphertext, key_id=item.key_id, public_id=item.public_id)
     release_record(
         owner=resident,
-        actor=Actor.for_resident(resident),
+        actor=subject.actor,
         category="notices",
         items=[item.filename],
         purpose="notice_view",

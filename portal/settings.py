@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "portal.dashboard",
     "portal.notify",
     "portal.account",
+    "portal.proxies",
     "notices",
     "api",
 ]
@@ -102,6 +103,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # After messages: it tells the person why they were logged out.
     "portal.identity.middleware.IdleTimeoutMiddleware",
+    # After the idle time-out: a proxy's switch ends with their session.
+    "portal.proxies.middleware.ActingForMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.core.middleware.PortalErrorMiddleware",
 ]
@@ -122,6 +125,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.core.context_processors.portal",
+                "portal.proxies.middleware.acting_context",
             ],
         },
     },

@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("portal.myinfo.urls")),
     path("", include("portal.notify.urls")),
     path("", include("portal.account.urls")),
+    path("", include("portal.proxies.urls")),
     path("", include("notices.urls")),
     path("api/", include("api.urls")),
 ]

@@ -26,6 +26,8 @@ from portal.history.models import Channel
 from portal.history.services import Actor, release_record
 from portal.identity.models import Resident
 from portal.identity.views import signed_act
+from portal.proxies import access
+from portal.proxies.scopes import ACCOUNT_VIEW
 
 SESSION_DETAILS = "account_details"
 SESSION_CONTEXT = "account.session.details"
@@ -45,10 +47,10 @@ def _language() -> str:
     return "en" if (get_language() or "ja").startswith("en") else "ja"
 
 
-def _record_view(resident: Resident, items: list[str]) -> None:
+def _record_view(resident: Resident, items: list[str], actor: Actor | None = None) -> None:
     release_record(
         owner=resident,
-        actor=Actor.for_resident(resident),
+        actor=actor or Actor.for_resident(resident),
         category="public_fund_account",
         items=items,
         purpose="public_fund_account",
@@ -60,17 +62,20 @@ def _record_view(resident: Resident, items: list[str]) -> None:
 @login_required
 @require_GET
 def overview(request: HttpRequest) -> HttpResponse:
-    resident = _resident(request)
+    subject = access.subject(request, ACCOUNT_VIEW)
+    resident = subject.owner
     account = selectors.account_get(resident=resident)
     application = selectors.application_latest(resident=resident)
     if account is not None:
-        _record_view(resident, ["bank", "branch", "account_type", "account_number_masked", "holder_kana"])
+        items = ["bank", "branch", "account_type", "account_number_masked", "holder_kana"]
+        _record_view(resident, items, actor=subject.actor)
     context: dict[str, Any] = {
         "account": account,
         "account_description": (services.description_of(account) if account else None),
         "application": application,
         "application_description": _application_description(application),
         "events": selectors.account_event_list(resident=resident),
+        "proxy": subject.acting is not None,
     }
     return render(request, "account/overview.html", context)
 
@@ -90,7 +95,7 @@ def _application_description(application: Any) -> dict[str, str] | None:
 @require_GET
 def application_status(request: HttpRequest) -> JsonResponse:
     """What the page polls while the bank checks: the state only, no account details."""
-    application = selectors.application_latest(resident=_resident(request))
+    application = selectors.application_latest(resident=access.subject(request, ACCOUNT_VIEW).owner)
     if application is None:
         return JsonResponse({"state": None})
     return JsonResponse(

@@ -18,9 +18,11 @@ from portal.history.exports import FORMATS, history_export_response
 from portal.history.filters import HistoryFilter, history_filter_parse
 from portal.history.models import ActorType, Channel
 from portal.history.presentation import record_line
-from portal.history.services import Actor, release_record
+from portal.history.services import release_record
 from portal.provision import selectors as provision_selectors
 from portal.provision import services as provision_services
+from portal.proxies import access
+from portal.proxies.scopes import HISTORY
 
 PAGE_SIZE = 50
 
@@ -44,9 +46,10 @@ def _before_seq(request: HttpRequest) -> int | None:
 @login_required
 @require_GET
 def history_page(request: HttpRequest) -> HttpResponse:
-    resident = _resident_or_none(request)
-    if resident is None:
+    if _resident_or_none(request) is None:
         return redirect("admin:index")
+    subject = access.subject(request, HISTORY)
+    resident = subject.owner
     language = get_language() or "ja"
     context = {
         "export_formats": [(fmt, fmt.upper()) for fmt in FORMATS],
@@ -63,7 +66,7 @@ def history_page(request: HttpRequest) -> HttpResponse:
     # The history is personal data too: its display is recorded before anything is shown.
     release_record(
         owner=resident,
-        actor=Actor.for_resident(resident),
+        actor=subject.actor,
         category="access_history",
         items=["records", "provision_records"],
         purpose="history_view",
@@ -82,7 +85,8 @@ def history_page(request: HttpRequest) -> HttpResponse:
         lines=lines,
         older_than=lines[-1].seq if len(page) > PAGE_SIZE else None,
         query=history_filter.as_query(),
-        alerts=alerts.unread_alerts_take(resident=resident, now=now),
+        # A proxy reads the history; the alerts meant for the principal stay unread for them.
+        alerts=[] if subject.acting else alerts.unread_alerts_take(resident=resident, now=now),
         **_provision_context(resident, history_filter),
     )
     return render(request, "history/list.html", context)

@@ -15,9 +15,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from portal.core.categories import CATEGORIES
 from portal.history.models import Channel
-from portal.history.services import Actor, release_record
+from portal.history.services import release_record
 from portal.myinfo import charts, exports, selectors, services
 from portal.myinfo.presentation import build_node
+from portal.proxies import access
+from portal.proxies.scopes import scope_for_category
 
 ERA_SESSION_KEY = "myinfo_era"
 
@@ -33,6 +35,17 @@ def _language() -> str:
     return "en" if get_language() == "en" else "ja"
 
 
+def _visible(request: HttpRequest):
+    """The owner of the page and the categories this viewer may see (a proxy: only the granted ones)."""
+    acting = access.acting_for(request)
+    if acting is None:
+        return _resident(request), None
+    allowed = {c for c in services.MYINFO_CATEGORIES if acting.allows(scope_for_category(c))}
+    if not allowed:
+        raise access.out_of_scope()
+    return acting.principal, allowed
+
+
 def _category_or_404(category: str) -> str:
     if category not in services.MYINFO_CATEGORIES:
         raise Http404
@@ -43,8 +56,10 @@ def _category_or_404(category: str) -> str:
 @login_required
 @require_GET
 def overview(request: HttpRequest) -> HttpResponse:
-    resident = _resident(request)
+    resident, allowed = _visible(request)
     statuses = selectors.myinfo_overview(resident=resident, now=timezone.now())
+    if allowed is not None:
+        statuses = [s for s in statuses if s.category in allowed]
     return render(
         request,
         "myinfo/overview.html",
@@ -61,8 +76,10 @@ def overview(request: HttpRequest) -> HttpResponse:
 @require_GET
 def status_json(request: HttpRequest) -> JsonResponse:
     """Polled by the overview page for live progress: states only, no agency data."""
-    resident = _resident(request)
+    resident, allowed = _visible(request)
     statuses = selectors.myinfo_overview(resident=resident, now=timezone.now())
+    if allowed is not None:
+        statuses = [s for s in statuses if s.category in allowed]
     return JsonResponse(
         {
             "categories": [
@@ -81,9 +98,13 @@ def status_json(request: HttpRequest) -> JsonResponse:
 @login_required
 @require_POST
 def refresh(request: HttpRequest) -> HttpResponse:
-    resident = _resident(request)
+    resident, allowed = _visible(request)
     category = request.POST.get("category") or None
     categories = [_category_or_404(category)] if category else None
+    if allowed is not None:
+        categories = [c for c in (categories or services.MYINFO_CATEGORIES) if c in allowed]
+        if not categories:
+            raise access.out_of_scope()
     with transaction.atomic():
         services.myinfo_refresh_start(resident=resident, categories=categories)
     return redirect("myinfo:overview")
@@ -93,8 +114,9 @@ def refresh(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def detail(request: HttpRequest, category: str) -> HttpResponse:
-    resident = _resident(request)
     _category_or_404(category)
+    subject = access.subject(request, scope_for_category(category))
+    resident = subject.owner
     if "era" in request.GET:
         request.session[ERA_SESSION_KEY] = request.GET["era"] == "1"
     era = bool(request.session.get(ERA_SESSION_KEY, False))
@@ -107,7 +129,7 @@ def detail(request: HttpRequest, category: str) -> HttpResponse:
     if data is not None:
         release_record(
             owner=resident,
-            actor=Actor.for_resident(resident),
+            actor=subject.actor,
             category=category,
             items=sorted(data)[:20],
             purpose="myinfo_view",

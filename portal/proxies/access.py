@@ -1,0 +1,92 @@
+"""Who a page is about and who is looking: the resident, or a proxy acting for a principal within scopes.
+
+Every resident page that shows personal data asks `subject(request, scope)` for the owner of the data and
+the actor to record; a proxy without the scope is refused before anything is read. The grant is checked
+again on every request, so ending it stops the proxy at once.
+"""
+
+from dataclasses import dataclass
+
+from django.http import Http404, HttpRequest
+from django.utils import timezone
+
+from portal.core.errors import PortalError
+from portal.history.services import Actor
+from portal.identity.models import Resident
+from portal.proxies.models import GrantState, ProxyGrant
+
+SESSION_ACTING = "acting_for"
+
+
+@dataclass(frozen=True)
+class Acting:
+    grant: ProxyGrant
+    principal: Resident
+    proxy: Resident
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.grant.scopes
+
+
+@dataclass(frozen=True)
+class Subject:
+    owner: Resident
+    actor: Actor
+    acting: Acting | None
+
+
+def own_resident(request: HttpRequest) -> Resident:
+    resident = getattr(request.user, "resident", None) if request.user.is_authenticated else None
+    if resident is None:
+        raise Http404
+    return resident
+
+
+def usable_grant(*, proxy: Resident, grant_public_id: str) -> ProxyGrant | None:
+    return (
+        ProxyGrant.objects.select_related("principal")
+        .filter(
+            public_id=grant_public_id,
+            proxy=proxy,
+            state=GrantState.ACTIVE,
+            ends_on__gte=timezone.localdate(),
+        )
+        .first()
+    )
+
+
+def acting_for(request: HttpRequest) -> Acting | None:
+    """The grant this session acts under, checked now; a grant that ended drops out of the session."""
+    if hasattr(request, "_acting"):
+        return request._acting
+    acting = None
+    grant_id = request.session.get(SESSION_ACTING) if hasattr(request, "session") else None
+    resident = getattr(request.user, "resident", None) if request.user.is_authenticated else None
+    if grant_id and resident is not None:
+        grant = usable_grant(proxy=resident, grant_public_id=grant_id)
+        if grant is None:
+            request.session.pop(SESSION_ACTING, None)
+        else:
+            acting = Acting(grant=grant, principal=grant.principal, proxy=resident)
+    request._acting = acting
+    return acting
+
+
+def out_of_scope() -> PortalError:
+    return PortalError(
+        "out_of_scope",
+        "代理人として、この情報を見ることは認められていません。",
+        "As a proxy you have not been granted access to this.",
+        403,
+    )
+
+
+def subject(request: HttpRequest, scope: str) -> Subject:
+    """The owner and actor for a page needing `scope`; refuses a proxy without it (403)."""
+    acting = acting_for(request)
+    if acting is None:
+        resident = own_resident(request)
+        return Subject(owner=resident, actor=Actor.for_resident(resident), acting=None)
+    if not acting.allows(scope):
+        raise out_of_scope()
+    return Subject(owner=acting.principal, actor=Actor.for_proxy(acting.proxy), acting=acting)

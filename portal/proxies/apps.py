@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ProxiesConfig(AppConfig):
+    name = "portal.proxies"
+    label = "proxies"
+    verbose_name = "Proxies and guardians"

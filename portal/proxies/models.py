@@ -1,0 +1,70 @@
+"""代理人: a person who acts for a resident (the principal) within scopes the principal granted.
+
+A grant starts as an invitation (a one-time code, stored only as a keyed hash, with an expiry), becomes
+"accepted" when the invitee logs in with their own card and takes it, and "active" only once the principal
+has signed it with the step-up. Either side ends it at once.
+"""
+
+import uuid
+from typing import ClassVar
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from portal.identity.models import Resident
+
+
+class GrantKind(models.TextChoices):
+    VOLUNTARY = "voluntary", _("任意代理人")
+    PARENT = "parent", _("親権者")
+    GUARDIAN = "guardian", _("成年後見人")
+
+
+class GrantState(models.TextChoices):
+    INVITED = "invited", _("招待中")
+    ACCEPTED = "accepted", _("ご本人の確認待ち")
+    ACTIVE = "active", _("有効")
+    ENDED = "ended", _("終了")
+
+
+class EndedBy(models.TextChoices):
+    PRINCIPAL = "principal", _("ご本人")
+    PROXY = "proxy", _("代理人")
+    STAFF = "staff", _("職員")
+    EXPIRY = "expiry", _("期限")
+
+
+class ProxyGrant(models.Model):
+    """代理権: who may act for whom, in which scopes, until when; and how it began and ended."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=10, choices=GrantKind.choices, default=GrantKind.VOLUNTARY)
+    principal = models.ForeignKey(Resident, on_delete=models.CASCADE, related_name="proxy_grants_given")
+    proxy = models.ForeignKey(
+        Resident, null=True, blank=True, on_delete=models.CASCADE, related_name="proxy_grants_held"
+    )
+    scopes = models.JSONField(default=list)
+    state = models.CharField(max_length=10, choices=GrantState.choices, default=GrantState.INVITED)
+    invitation_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    invitation_expires_at = models.DateTimeField(null=True, blank=True)
+    ends_on = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.CharField(max_length=10, choices=EndedBy.choices, blank=True)
+    # The principal's signature that made it active (portal.identity.services.StepUpProof).
+    signing_request_id = models.UUIDField(null=True, blank=True)
+    act_digest = models.CharField(max_length=64, blank=True)
+    signer_serial_hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = "代理権"
+        verbose_name_plural = "代理権"
+        indexes: ClassVar = [
+            models.Index(fields=["proxy", "state"], name="proxy_grant_proxy_state"),
+            models.Index(fields=["principal", "state"], name="proxy_grant_principal_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.public_id}"

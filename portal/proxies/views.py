@@ -1,0 +1,170 @@
+"""/proxies/: invite a proxy, accept an invitation, confirm with a signature, act for someone, end.
+
+Thin: parsing and rendering here, rules in services and access.
+"""
+
+import datetime as dt
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from portal.core.errors import PortalError
+from portal.identity.views import signed_act
+from portal.proxies import selectors, services
+from portal.proxies.access import SESSION_ACTING, acting_for, own_resident, usable_grant
+from portal.proxies.scopes import SCOPES, scope_label
+
+
+def _language() -> str:
+    return "en" if (get_language() or "ja").startswith("en") else "ja"
+
+
+def _page(request: HttpRequest, *, error: PortalError | None = None, code: str = "", status: int = 200):
+    resident = own_resident(request)
+    language = _language()
+    given = list(selectors.grants_given(principal=resident))
+    held = list(selectors.grants_held(proxy=resident))
+    for grant in (*given, *held):
+        grant.scope_labels = [scope_label(s, language) for s in grant.scopes]
+    return render(
+        request,
+        "proxies/list.html",
+        {
+            "given": given,
+            "held": held,
+            "scopes": [(s.code, s.label(language)) for s in SCOPES],
+            "default_end": (timezone.localdate() + dt.timedelta(days=365)).isoformat(),
+            "error": error,
+            "new_code": code,
+            "acting": acting_for(request),
+        },
+        status=status,
+    )
+
+
+@never_cache
+@login_required
+@require_GET
+def proxy_list(request: HttpRequest) -> HttpResponse:
+    return _page(request)
+
+
+@never_cache
+@login_required
+@require_POST
+def invite(request: HttpRequest) -> HttpResponse:
+    resident = own_resident(request)
+    if acting_for(request) is not None:
+        raise PortalError("acting", "代理中はできません。", "Not while acting for someone.", 403)
+    try:
+        ends_on = dt.date.fromisoformat(request.POST.get("ends_on", ""))
+    except ValueError:
+        return _page(
+            request,
+            error=PortalError(
+                "end_invalid", "終了日を正しく入力してください。", "Enter a valid end date.", 422
+            ),
+            status=422,
+        )
+    try:
+        _, code = services.invitation_create(
+            principal=resident, scopes=request.POST.getlist("scopes"), ends_on=ends_on
+        )
+    except PortalError as error:
+        return _page(request, error=error, status=error.status)
+    return _page(request, code=code)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def accept(request: HttpRequest) -> HttpResponse:
+    resident = own_resident(request)
+    if request.method == "GET":
+        return render(request, "proxies/accept.html", {"code": request.GET.get("code", "")[:64]})
+    code = request.POST.get("code", "")[:64]
+    try:
+        services.invitation_accept(proxy=resident, code=code)
+    except PortalError as error:
+        return render(request, "proxies/accept.html", {"code": code, "error": error}, status=error.status)
+    messages.success(request, _("招待を受けました。ご本人が署名で確認すると、代理ができるようになります。"))
+    return redirect("proxies:list")
+
+
+@never_cache
+@login_required
+@require_POST
+def confirm(request: HttpRequest, grant_id: UUID) -> HttpResponse:
+    resident = own_resident(request)
+    grant = selectors.grant_of_principal(principal=resident, public_id=str(grant_id))
+    if grant is None or grant.proxy is None:
+        raise Http404
+    scopes_ja = "、".join(scope_label(s, "ja") for s in grant.scopes)
+    scopes_en = "; ".join(scope_label(s, "en") for s in grant.scopes)
+    outcome = signed_act(
+        request,
+        act=services.APPOINT_ACT,
+        payload=services.appoint_payload(grant),
+        summary_ja=f"{grant.proxy.name}さんを代理人にします。\n範囲: {scopes_ja}\n終了日: {grant.ends_on}",
+        summary_en=f"Appoint {grant.proxy.name} as my proxy.\nScopes: {scopes_en}\nUntil: {grant.ends_on}",
+        next_url=reverse("proxies:confirm", args=[grant.public_id]),
+    )
+    if isinstance(outcome, HttpResponse):
+        return outcome
+    services.grant_confirm(principal=resident, grant=grant, proof=outcome)
+    messages.success(request, _("代理人を登録しました。"))
+    return redirect("proxies:list")
+
+
+@never_cache
+@login_required
+@require_POST
+def end(request: HttpRequest, grant_id: UUID) -> HttpResponse:
+    resident = own_resident(request)
+    services.grant_end(resident=resident, grant_public_id=grant_id)
+    if request.session.get(SESSION_ACTING) == str(grant_id):
+        request.session.pop(SESSION_ACTING, None)
+    messages.success(request, _("代理を終了しました。"))
+    return redirect("proxies:list")
+
+
+@never_cache
+@login_required
+@require_POST
+def end_all(request: HttpRequest) -> HttpResponse:
+    resident = own_resident(request)
+    if acting_for(request) is not None:
+        raise PortalError("acting", "代理中はできません。", "Not while acting for someone.", 403)
+    services.grants_end_all(principal=resident)
+    messages.success(request, _("すべての代理人を終了しました。"))
+    return redirect("proxies:list")
+
+
+@never_cache
+@login_required
+@require_POST
+def act(request: HttpRequest, grant_id: UUID) -> HttpResponse:
+    resident = own_resident(request)
+    grant = usable_grant(proxy=resident, grant_public_id=str(grant_id))
+    if grant is None:
+        raise Http404
+    request.session[SESSION_ACTING] = str(grant.public_id)
+    return redirect("proxies:list")
+
+
+@never_cache
+@login_required
+@require_POST
+def stop(request: HttpRequest) -> HttpResponse:
+    request.session.pop(SESSION_ACTING, None)
+    messages.success(request, _("ご自身の画面に戻りました。"))
+    return redirect("dashboard:home")
