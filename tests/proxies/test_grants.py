@@ -100,3 +100,22 @@ def test_a_stranger_cannot_end_someone_elses_grant(kazuo, yuki, stranger):
     assert refused.value.status == 404
     grant.refresh_from_db()
     assert grant.state == GrantState.ACTIVE
+
+
+def test_staff_end_every_proxy_of_a_principal_and_opening_a_grant_is_recorded(kazuo, yuki, stranger, client):
+    from django.contrib.auth import get_user_model
+
+    from portal.history.models import ReleaseRecord
+
+    grant = grant_between(kazuo, yuki, ["medical"])
+    grant_between(kazuo, stranger, ["history"])
+    staff = get_user_model().objects.create(username="support", is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    assert client.get(f"/staff/admin/proxies/proxygrant/{grant.pk}/change/").status_code == 200
+    assert ReleaseRecord.objects.filter(owner=kazuo, actor_type="staff").count() == 1
+    response = client.post(
+        "/staff/admin/proxies/proxygrant/",
+        {"action": "end_every_proxy_of_these_principals", "_selected_action": [grant.pk]},
+    )
+    assert response.status_code == 302
+    assert set(ProxyGrant.objects.values_list("ended_by", flat=True)) == {EndedBy.STAFF}
