@@ -94,7 +94,8 @@ class AlertPreference(models.Model):
 
     resident = models.OneToOneField(Resident, on_delete=models.CASCADE, primary_key=True, related_name="+")
     on_firm_reads = models.BooleanField(default=False)
-    on_proxy_reads = models.BooleanField(default=False)
+    # A proxy acts in the resident's name: told by default (issue 7), unless the resident turns it off.
+    on_proxy_reads = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -264,14 +264,16 @@ def _append(
 
 
 def _alert_if_wanted(record: ReleaseRecord) -> None:
-    """Staff reads always alert; firm and proxy reads when the resident asked (SPEC 2.3, issue 3)."""
+    """Staff reads always alert; proxy reads unless the resident turned them off (issue 7); firm reads
+    when the resident asked (SPEC 2.3, issue 3)."""
     if record.actor_type == ActorType.STAFF:
         wanted = True
-    elif record.actor_type in (ActorType.FIRM, ActorType.PROXY):
+    elif record.actor_type == ActorType.FIRM:
         preference = AlertPreference.objects.filter(resident_id=record.owner_id).first()
-        wanted = preference is not None and (
-            preference.on_firm_reads if record.actor_type == ActorType.FIRM else preference.on_proxy_reads
-        )
+        wanted = preference is not None and preference.on_firm_reads
+    elif record.actor_type == ActorType.PROXY:
+        preference = AlertPreference.objects.filter(resident_id=record.owner_id).first()
+        wanted = preference is None or preference.on_proxy_reads
     else:
         wanted = False
     if wanted:

@@ -152,3 +152,16 @@ def test_bad_invitation_input_is_shown_clearly(kazuo):
     response = principal.post("/proxies/invite/", {"ends_on": "2099-01-01"})
     assert response.status_code == 422
     assert not ProxyGrant.objects.exists()
+
+
+def test_the_principal_is_told_of_proxy_reads_unless_he_turned_it_off(acting, kazuo):
+    from portal.history.alerts import alert_preference_set
+    from portal.history.models import ReleaseAlert
+
+    client, _ = acting
+    client.get("/myinfo/medical_drugs/")
+    alert = ReleaseAlert.objects.get(resident=kazuo)
+    assert alert.actor_type == "proxy" and alert.category == "medical_drugs"
+    alert_preference_set(resident=kazuo, on_firm_reads=False, on_proxy_reads=False)
+    client.get("/myinfo/medical_drugs/")
+    assert ReleaseAlert.objects.filter(resident=kazuo).count() == 1
