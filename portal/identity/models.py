@@ -92,6 +92,8 @@ class CardCertificate(models.Model):
     not_after = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Seen on the CA's revocation list (the card was suspended, lost or replaced).
+    revoked_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.serial_hash[:8]})"

@@ -478,3 +478,30 @@ def purge_signing_requests(*, older_than: timedelta = timedelta(days=1)) -> int:
     """Challenges are worthless once expired; keep a day for support, then delete."""
     deleted, _ = SigningRequest.objects.filter(expires_at__lt=timezone.now() - older_than).delete()
     return deleted
+
+
+REVOCATION_CHUNK = 5000
+
+
+def card_revocations_record(*, crl: Any) -> list[int]:
+    """Marks the residents' certificates that the CRL now lists; returns the residents newly affected.
+
+    Certificates are known only by a keyed hash of issuer and serial, so each revoked serial is hashed
+    the same way and looked up in chunks. Residents are told through the ``card_revoked`` signal (their
+    proxies, for one, must not go on silently).
+    """
+    from portal.identity.signals import card_revoked
+
+    issuer = crl.issuer.rfc4514_string()
+    hashes = [lookup_hash(f"{issuer}|{entry.serial_number}", purpose="jpki-serial") for entry in crl]
+    now = timezone.now()
+    affected: set[int] = set()
+    for start in range(0, len(hashes), REVOCATION_CHUNK):
+        chunk = hashes[start : start + REVOCATION_CHUNK]
+        fresh = CardCertificate.objects.filter(serial_hash__in=chunk, revoked_at__isnull=True)
+        affected.update(fresh.values_list("resident_id", flat=True))
+        fresh.update(revoked_at=now)
+    residents = sorted(affected)
+    if residents:
+        card_revoked.send(sender=CardCertificate, resident_ids=residents)
+    return residents

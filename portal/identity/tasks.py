@@ -16,6 +16,7 @@ from portal.identity import jpki, services
 )
 def refresh_crl() -> str:
     crl = jpki.crl_refresh()
+    services.card_revocations_record(crl=crl)
     return crl.next_update_utc.isoformat() if crl.next_update_utc else ""
 
 

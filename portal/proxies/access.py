@@ -49,6 +49,7 @@ def usable_grant(*, proxy: Resident, grant_public_id: str) -> ProxyGrant | None:
             public_id=grant_public_id,
             proxy=proxy,
             state=GrantState.ACTIVE,
+            review_required=False,
             ends_on__gte=timezone.localdate(),
         )
         .first()

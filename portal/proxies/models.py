@@ -53,6 +53,8 @@ class ProxyGrant(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     ended_by = models.CharField(max_length=10, choices=EndedBy.choices, blank=True)
+    # The principal's card was revoked: the proxy waits until the principal keeps or ends the grant.
+    review_required = models.BooleanField(default=False)
     # The principal's signature that made it active (portal.identity.services.StepUpProof).
     signing_request_id = models.UUIDField(null=True, blank=True)
     act_digest = models.CharField(max_length=64, blank=True)

@@ -18,7 +18,9 @@ def grants_given(*, principal: Resident) -> QuerySet[ProxyGrant]:
 
 def grants_held(*, proxy: Resident) -> QuerySet[ProxyGrant]:
     return (
-        ProxyGrant.objects.filter(proxy=proxy, state=GrantState.ACTIVE, ends_on__gte=timezone.localdate())
+        ProxyGrant.objects.filter(
+            proxy=proxy, state=GrantState.ACTIVE, review_required=False, ends_on__gte=timezone.localdate()
+        )
         .select_related("principal")
         .order_by("principal__name")
     )

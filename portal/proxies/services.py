@@ -179,3 +179,42 @@ def grants_end_all(*, principal: Resident, by: str = EndedBy.PRINCIPAL) -> int:
         .exclude(state=GrantState.ENDED)
         .update(state=GrantState.ENDED, ended_at=timezone.now(), ended_by=by, invitation_hash=None)
     )
+
+
+@transaction.atomic
+def grants_hold_for_review(*, principal_ids: list[int]) -> int:
+    """The principals' cards were revoked: their active proxies stop until each principal keeps or ends
+    every one of them (a lost card must not leave someone acting silently). Each principal is told."""
+    from notices.services import portal_notice_send
+
+    held = ProxyGrant.objects.filter(
+        principal_id__in=principal_ids, state=GrantState.ACTIVE, review_required=False
+    ).select_related("principal")
+    principals = {grant.principal for grant in held}
+    count = held.update(review_required=True)
+    for principal in principals:
+        portal_notice_send(
+            resident=principal,
+            key=f"proxies-review:{principal.pk}:{timezone.now():%Y%m%d%H%M}",
+            category="procedure",
+            title_ja="代理人の確認をお願いします",
+            title_en="Please review your proxies",
+            body_ja="マイナンバーカードの電子証明書が失効したため、あなたの代理人による代理を止めています。"
+            "マイナポータルの「代理人」で、代理人ごとに続けるか終了するかを選んでください。",
+            body_en="A certificate of your My Number Card was revoked, so your proxies cannot act for you "
+            "for now. Under Proxies, choose for each one whether to keep or end it.",
+        )
+    return count
+
+
+@transaction.atomic
+def grant_keep(*, principal: Resident, grant_public_id: Any) -> ProxyGrant:
+    """The principal reviewed a held proxy and keeps it."""
+    grant = (
+        ProxyGrant.objects.select_for_update().filter(public_id=grant_public_id, principal=principal).first()
+    )
+    if grant is None or grant.state != GrantState.ACTIVE:
+        raise _refused("grant_not_found", "この代理人の登録はありません。", "No such proxy.", 404)
+    grant.review_required = False
+    grant.save(update_fields=["review_required"])
+    return grant

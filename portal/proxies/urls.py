@@ -12,5 +12,6 @@ urlpatterns = [
     path("proxies/stop/", views.stop, name="stop"),
     path("proxies/<uuid:grant_id>/confirm/", views.confirm, name="confirm"),
     path("proxies/<uuid:grant_id>/end/", views.end, name="end"),
+    path("proxies/<uuid:grant_id>/keep/", views.keep, name="keep"),
     path("proxies/<uuid:grant_id>/act/", views.act, name="act"),
 ]

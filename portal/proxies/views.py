@@ -140,6 +140,15 @@ def end(request: HttpRequest, grant_id: UUID) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
+def keep(request: HttpRequest, grant_id: UUID) -> HttpResponse:
+    services.grant_keep(principal=own_resident(request), grant_public_id=grant_id)
+    messages.success(request, _("代理人を続けます。"))
+    return redirect("proxies:list")
+
+
+@never_cache
+@login_required
+@require_POST
 def end_all(request: HttpRequest) -> HttpResponse:
     resident = own_resident(request)
     if acting_for(request) is not None:
