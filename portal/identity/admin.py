@@ -26,6 +26,7 @@ class ResidentAdmin(admin.ModelAdmin):
     search_fields = ("=public_id",)
     exclude = ("my_number", "my_number_hash")
     readonly_fields = ("user", "public_id", "name", "name_kana", "birth_date", "sex", "address")
+    # Staff may set only the address protection (支援措置), on the municipality's word.
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -66,6 +66,9 @@ class Resident(models.Model):
     address = models.CharField(max_length=400)
     my_number = EncryptedTextField()
     my_number_hash = models.CharField(max_length=64, unique=True)
+    # 支援措置: the municipality protects this resident's address (domestic violence, stalking): it is
+    # never shown to a proxy. Set by staff on the municipality's word.
+    address_protected = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -125,6 +125,8 @@ def detail(request: HttpRequest, category: str) -> HttpResponse:
         s for s in selectors.myinfo_overview(resident=resident, now=timezone.now()) if s.category == category
     )
     data = selectors.myinfo_payload(resident=resident, category=category) if status.has_data else None
+    if data is not None:
+        data = access.shown_to(subject, data)
     context = {"status": status, "category": CATEGORIES[category], "language": language, "era": era}
     if data is not None:
         release_record(

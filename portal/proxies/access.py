@@ -91,3 +91,22 @@ def subject(request: HttpRequest, scope: str) -> Subject:
     if not acting.allows(scope):
         raise out_of_scope()
     return Subject(owner=acting.principal, actor=Actor.for_proxy(acting.proxy), acting=acting)
+
+
+ADDRESS_KEYS = frozenset({"address", "住所"})
+
+
+def without_addresses(data: object) -> object:
+    """The data with every address removed, at any depth: what a proxy of a protected resident sees."""
+    if isinstance(data, dict):
+        return {k: without_addresses(v) for k, v in data.items() if k not in ADDRESS_KEYS}
+    if isinstance(data, list):
+        return [without_addresses(item) for item in data]
+    return data
+
+
+def shown_to(subject: Subject, data: object) -> object:
+    """What of the owner's data this viewer may see: a protected address never reaches a proxy."""
+    if subject.acting is not None and subject.owner.address_protected:
+        return without_addresses(data)
+    return data

@@ -165,3 +165,24 @@ def test_the_principal_is_told_of_proxy_reads_unless_he_turned_it_off(acting, ka
     alert_preference_set(resident=kazuo, on_firm_reads=False, on_proxy_reads=False)
     client.get("/myinfo/medical_drugs/")
     assert ReleaseAlert.objects.filter(resident=kazuo).count() == 1
+
+
+def test_a_protected_address_never_reaches_a_proxy(kazuo, yuki):
+    household = {
+        "address": {"full": "東京都千代田区永田町一丁目6番1号"},
+        "members": [
+            {"name": "田中 和夫", "relationship": "世帯主", "address": "東京都千代田区永田町一丁目6番1号"}
+        ],
+    }
+    hold(kazuo, "household", household)
+    grant = grant_between(kazuo, yuki, ["myinfo:household"])
+    client = logged_in(yuki)
+    client.post(f"/proxies/{grant.public_id}/act/")
+    assert "永田町" in client.get("/myinfo/household/").content.decode()
+
+    kazuo.address_protected = True  # 支援措置, set by staff on the municipality's word
+    kazuo.save(update_fields=["address_protected"])
+    page = client.get("/myinfo/household/").content.decode()
+    assert "永田町" not in page and "田中 和夫" in page
+    # He still sees his own address.
+    assert "永田町" in logged_in(kazuo).get("/myinfo/household/").content.decode()
