@@ -55,7 +55,7 @@ def _reader(request: HttpRequest) -> access.Subject:
 
 def _record_proxy_read(subject: access.Subject, items: list[str]) -> None:
     """A proxy's reading is a release to the proxy: the principal sees it in the history."""
-    if subject.acting is not None:
+    if subject.acting is not None and items:
         release_record(
             owner=subject.owner,
             actor=subject.actor,

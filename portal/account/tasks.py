@@ -10,7 +10,7 @@ from typing import Any
 from celery import Task, shared_task
 
 from portal.account import services
-from portal.agencies.client import AgencyUnavailable
+from portal.agencies.client import AGENCY_CALL_TASK_OPTIONS
 
 
 class BankCheckTask(Task):
@@ -24,15 +24,7 @@ class BankCheckTask(Task):
 @shared_task(
     base=BankCheckTask,
     name="account.check_with_bank",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(AgencyUnavailable,),
-    retry_backoff=2,
-    retry_backoff_max=120,
-    retry_jitter=True,
-    max_retries=5,
-    soft_time_limit=30,
-    time_limit=45,
+    **AGENCY_CALL_TASK_OPTIONS,
 )
 def check_with_bank(application_id: int) -> str:
     return services.account_check_with_bank(application_id=application_id)

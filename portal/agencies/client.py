@@ -55,6 +55,21 @@ class AgencyUnavailable(AgencyError):
     code = "unavailable"
 
 
+# How a Celery task that calls an agency runs: safe to deliver again (the tasks check their state first),
+# retried with exponential back-off and jitter only while the agency is unavailable, bounded in time.
+AGENCY_CALL_TASK_OPTIONS = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (AgencyUnavailable,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 120,
+    "retry_jitter": True,
+    "max_retries": 5,
+    "soft_time_limit": 30,
+    "time_limit": 45,
+}
+
+
 # One connection pool per process, shared by a worker's threads (httpx.Client is thread-safe): building a
 # client per call loaded the CA bundle and opened a connection every time, 22 ms of CPU per fetch.
 _client: httpx.Client | None = None

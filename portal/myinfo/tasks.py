@@ -11,7 +11,7 @@ from typing import Any
 from celery import Task, shared_task
 from django.utils import timezone
 
-from portal.agencies.client import AgencyUnavailable
+from portal.agencies.client import AGENCY_CALL_TASK_OPTIONS, AgencyUnavailable
 from portal.myinfo import services
 
 
@@ -27,15 +27,7 @@ class FetchCategoryTask(Task):
 @shared_task(
     base=FetchCategoryTask,
     name="myinfo.fetch_category",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(AgencyUnavailable,),
-    retry_backoff=2,
-    retry_backoff_max=120,
-    retry_jitter=True,
-    max_retries=5,
-    soft_time_limit=30,
-    time_limit=45,
+    **AGENCY_CALL_TASK_OPTIONS,
 )
 def fetch_category(resident_id: int, category: str, requested_at: str | None = None) -> str:
     """The entry's state after one fetch of one category (``gone``, ``skipped`` when nothing to do)."""

@@ -23,6 +23,8 @@ from portal.proxies import selectors, services
 from portal.proxies.access import SESSION_ACTING, acting_for, own_resident, usable_grant
 from portal.proxies.scopes import SCOPES, scope_label
 
+SESSION_NEW_CODE = "proxy_invitation_code"
+
 
 def _language() -> str:
     return "en" if (get_language() or "ja").startswith("en") else "ja"
@@ -55,7 +57,7 @@ def _page(request: HttpRequest, *, error: PortalError | None = None, code: str =
 @login_required
 @require_GET
 def proxy_list(request: HttpRequest) -> HttpResponse:
-    return _page(request)
+    return _page(request, code=request.session.pop(SESSION_NEW_CODE, ""))
 
 
 @never_cache
@@ -81,7 +83,9 @@ def invite(request: HttpRequest) -> HttpResponse:
         )
     except PortalError as error:
         return _page(request, error=error, status=error.status)
-    return _page(request, code=code)
+    # Shown once, on the page the browser is sent to: a reload then makes no second invitation.
+    request.session[SESSION_NEW_CODE] = code
+    return redirect("proxies:list")
 
 
 @never_cache

@@ -52,6 +52,7 @@ def test_a_proxy_reads_the_granted_medical_data_and_it_is_recorded_for_the_princ
     assert page.status_code == 200
     body = page.content.decode()
     assert "アムロジピン" in body and 'id="acting-banner"' in body and "田中 和夫" in body
+    assert 'id="inbox-link"' not in body  # the header's inbox and unread count are the proxy's own
     record = ReleaseRecord.objects.get(owner=kazuo, category="medical_drugs")
     assert record.actor_type == "proxy" and record.actor_label == yuki.name
     assert not ReleaseRecord.objects.filter(owner=yuki, category="medical_drugs").exists()
@@ -82,6 +83,8 @@ def test_pages_that_change_things_wait_until_the_proxy_switches_back(acting):
 
 def test_notices_are_read_for_the_principal_not_marked_read_and_not_answered(acting, kazuo, yuki):
     client, _ = acting
+    client.get("/notices/")  # his empty inbox: nothing shown, nothing recorded
+    assert not ReleaseRecord.objects.filter(owner=kazuo, category="notices").exists()
     notice = portal_notice_send(
         resident=kazuo,
         key="t-1",
@@ -133,8 +136,12 @@ def test_the_invitation_flow_through_the_pages(kazuo, yuki):
             "scopes": ["medical", "history"],
             "ends_on": (timezone.localdate() + dt.timedelta(days=90)).isoformat(),
         },
+        follow=True,
     ).content.decode()
     code = page.split('id="invitation-code">')[1].split("<")[0]
+    # The code is shown once: a reload shows no code and makes no second invitation.
+    assert 'id="invitation-code"' not in principal.get("/proxies/").content.decode()
+    assert ProxyGrant.objects.count() == 1
     proxy = logged_in(yuki)
     assert proxy.post("/proxies/accept/", {"code": code}).status_code == 302
     again = proxy.post("/proxies/accept/", {"code": code})
