@@ -85,24 +85,33 @@ def _too_large(index: int, max_bytes: int) -> PortalError:
     )
 
 
-def _context(public_id: object) -> bytes:
-    return f"notices.NoticeAttachment.ciphertext:{public_id}".encode()
+NOTICE_ATTACHMENT = "notices.NoticeAttachment.ciphertext"
 
 
-def attachment_encrypt(content: bytes, *, public_id: object) -> tuple[str, bytes]:
-    """(key id, nonce || ciphertext) of the content, bound to the attachment's id."""
+def _context(public_id: object, kind: str = NOTICE_ATTACHMENT) -> bytes:
+    return f"{kind}:{public_id}".encode()
+
+
+def attachment_encrypt(
+    content: bytes, *, public_id: object, kind: str = NOTICE_ATTACHMENT
+) -> tuple[str, bytes]:
+    """(key id, nonce || ciphertext) of the content, bound to the kind of file and its id."""
     cipher = field_cipher()
     nonce = os.urandom(NONCE_BYTES)
-    sealed = AESGCM(cipher.keys[cipher.current_kid]).encrypt(nonce, content, _context(public_id))
+    sealed = AESGCM(cipher.keys[cipher.current_kid]).encrypt(nonce, content, _context(public_id, kind))
     return cipher.current_kid, nonce + sealed
 
 
-def attachment_decrypt(ciphertext: bytes, *, key_id: str, public_id: object) -> bytes:
+def attachment_decrypt(
+    ciphertext: bytes, *, key_id: str, public_id: object, kind: str = NOTICE_ATTACHMENT
+) -> bytes:
     cipher = field_cipher()
     if key_id not in cipher.keys:
         raise DecryptionError(f"unknown key id {key_id!r}")
     raw = bytes(ciphertext)
     try:
-        return AESGCM(cipher.keys[key_id]).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _context(public_id))
+        return AESGCM(cipher.keys[key_id]).decrypt(
+            raw[:NONCE_BYTES], raw[NONCE_BYTES:], _context(public_id, kind)
+        )
     except InvalidTag as exc:
         raise DecryptionError("authentication tag did not verify") from exc

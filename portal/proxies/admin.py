@@ -5,12 +5,15 @@ the principal's history first.
 """
 
 from django.contrib import admin, messages
+from django.http import HttpResponse
+from django.urls import path
 
+from portal.core.errors import PortalError
 from portal.history.models import Channel
 from portal.history.services import Actor, release_record
 from portal.identity.admin import staff_role
-from portal.proxies import services
-from portal.proxies.models import EndedBy, ProxyGrant
+from portal.proxies import guardians, services
+from portal.proxies.models import EndedBy, GuardianApplication, ProxyGrant
 
 
 @admin.register(ProxyGrant)
@@ -62,3 +65,110 @@ class ProxyGrantAdmin(admin.ModelAdmin):
         principals = {grant.principal for grant in queryset.select_related("principal")}
         ended = sum(services.grants_end_all(principal=p, by=EndedBy.STAFF) for p in principals)
         messages.success(request, f"{ended} 件の代理を終了しました。")
+
+
+@admin.register(GuardianApplication)
+class GuardianApplicationAdmin(admin.ModelAdmin):
+    """Staff open the certificate (recorded), link the ward's user folder, then approve, reject or, when
+    the court registration ends, withdraw."""
+
+    list_display = ("public_id", "state", "submitted_at", "decided_at")
+    list_filter = ("state",)
+    search_fields = ("=public_id",)
+    raw_id_fields = ("ward",)
+    fields = (
+        "public_id",
+        "guardian",
+        "ward_name",
+        "ward_birth_date",
+        "registry_number",
+        "certificate_link",
+        "state",
+        "ward",
+        "decision_note",
+        "grant",
+        "submitted_at",
+        "decided_at",
+    )
+    readonly_fields = (
+        "public_id",
+        "guardian",
+        "ward_name",
+        "ward_birth_date",
+        "registry_number",
+        "certificate_link",
+        "state",
+        "grant",
+        "submitted_at",
+        "decided_at",
+    )
+    actions = ("approve", "reject", "withdraw")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="登記事項証明書")
+    def certificate_link(self, obj: GuardianApplication) -> str:
+        from django.utils.html import format_html
+
+        return format_html('<a href="certificate/">PDF</a>') if obj.pk else ""
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:object_id>/change/certificate/",
+                self.admin_site.admin_view(self.certificate_view),
+                name="proxies_guardianapplication_certificate",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _record(self, request, application: GuardianApplication, items: list[str]) -> None:
+        for owner in filter(None, (application.guardian, application.ward)):
+            release_record(
+                owner=owner,
+                actor=Actor.for_staff(request.user, staff_role(request.user)),
+                category="identity",
+                items=items,
+                purpose="guardian_review",
+                channel=Channel.ADMIN,
+            )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        application = self.get_object(request, object_id)
+        if application is not None and self.has_view_permission(request, application):
+            self._record(request, application, ["ward_name", "ward_birth_date", "registry_number"])
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def certificate_view(self, request, object_id: int):
+        application = self.get_object(request, str(object_id))
+        if application is None or not self.has_view_permission(request, application):
+            return HttpResponse(status=404)
+        self._record(request, application, ["guardian_certificate"])
+        response = HttpResponse(guardians.certificate_of(application), content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="guardian-{application.public_id}.pdf"'
+        return response
+
+    def _decide(self, request, queryset, decide) -> None:
+        for application in queryset:
+            try:
+                decide(application_id=application.pk, staff=request.user)
+            except PortalError as refused:
+                messages.error(request, f"{application.public_id}: {refused.message_ja}")
+
+    @admin.action(
+        description="承認する（後見人が全ての範囲で代理できるようになります）", permissions=["change"]
+    )
+    def approve(self, request, queryset):
+        self._decide(request, queryset, guardians.guardian_approve)
+
+    @admin.action(description="承認しない", permissions=["change"])
+    def reject(self, request, queryset):
+        self._decide(request, queryset, guardians.guardian_reject)
+
+    @admin.action(description="登記の抹消により終了する（代理を終了）", permissions=["change"])
+    def withdraw(self, request, queryset):
+        self._decide(request, queryset, guardians.guardian_withdraw)

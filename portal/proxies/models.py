@@ -70,3 +70,45 @@ class ProxyGrant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.public_id}"
+
+
+class GuardianState(models.TextChoices):
+    SUBMITTED = "submitted", _("職員が確認中")
+    APPROVED = "approved", _("承認")
+    REJECTED = "rejected", _("不承認")
+    WITHDRAWN = "withdrawn", _("登記の抹消により終了")
+
+
+class GuardianApplication(models.Model):
+    """成年後見人の届出: a guardian's court registry certificate (登記事項証明書), reviewed by staff.
+
+    On approval staff link the ward's user folder and the guardian acts with full scope; the grant ends
+    when the registration is withdrawn. The certificate is encrypted, bound to this application.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    guardian = models.ForeignKey(Resident, on_delete=models.CASCADE, related_name="guardian_applications")
+    ward_name = models.CharField(max_length=100)
+    ward_birth_date = models.DateField()
+    registry_number = models.CharField(max_length=40, help_text="登記番号 on the certificate")
+    certificate_key_id = models.CharField(max_length=40)
+    certificate = models.BinaryField()
+    certificate_sha256 = models.CharField(max_length=64)
+    state = models.CharField(max_length=10, choices=GuardianState.choices, default=GuardianState.SUBMITTED)
+    # Set by staff when they approve: the ward's user folder, found from the certificate.
+    ward = models.ForeignKey(
+        Resident, null=True, blank=True, on_delete=models.CASCADE, related_name="guardian_registrations"
+    )
+    grant = models.OneToOneField(ProxyGrant, null=True, blank=True, on_delete=models.SET_NULL)
+    decision_note = models.CharField(
+        max_length=400, blank=True, help_text="the reason, told to the applicant"
+    )
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "成年後見人の届出"
+        verbose_name_plural = "成年後見人の届出"
+
+    def __str__(self) -> str:
+        return f"{self.get_state_display()} {self.public_id}"

@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from portal.identity.models import Resident
-from portal.proxies.models import GrantState, ProxyGrant
+from portal.proxies.models import GrantState, GuardianApplication, ProxyGrant
 
 
 def grants_given(*, principal: Resident) -> QuerySet[ProxyGrant]:
@@ -28,3 +28,7 @@ def grants_held(*, proxy: Resident) -> QuerySet[ProxyGrant]:
 
 def grant_of_principal(*, principal: Resident, public_id: str) -> ProxyGrant | None:
     return ProxyGrant.objects.filter(principal=principal, public_id=public_id).select_related("proxy").first()
+
+
+def guardian_applications(*, guardian: Resident) -> QuerySet[GuardianApplication]:
+    return GuardianApplication.objects.filter(guardian=guardian).order_by("-submitted_at")

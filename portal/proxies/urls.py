@@ -8,6 +8,7 @@ urlpatterns = [
     path("proxies/", views.proxy_list, name="list"),
     path("proxies/invite/", views.invite, name="invite"),
     path("proxies/accept/", views.accept, name="accept"),
+    path("proxies/guardian/", views.guardian, name="guardian"),
     path("proxies/end-all/", views.end_all, name="end-all"),
     path("proxies/stop/", views.stop, name="stop"),
     path("proxies/<uuid:grant_id>/confirm/", views.confirm, name="confirm"),

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.core.errors import PortalError
 from portal.identity.views import signed_act
-from portal.proxies import selectors, services
+from portal.proxies import guardians, selectors, services
 from portal.proxies.access import SESSION_ACTING, acting_for, own_resident, usable_grant
 from portal.proxies.scopes import SCOPES, scope_label
 
@@ -181,3 +181,44 @@ def stop(request: HttpRequest) -> HttpResponse:
     request.session.pop(SESSION_ACTING, None)
     messages.success(request, _("ご自身の画面に戻りました。"))
     return redirect("dashboard:home")
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def guardian(request: HttpRequest) -> HttpResponse:
+    """An adult guardian sends the court registry certificate; staff review it before anything opens."""
+    resident = own_resident(request)
+    if acting_for(request) is not None:
+        return redirect("proxies:list")
+    error = None
+    status = 200
+    if request.method == "POST":
+        try:
+            birth_date = dt.date.fromisoformat(request.POST.get("ward_birth_date", ""))
+        except ValueError:
+            error = PortalError(
+                "ward_birth_date", "生年月日が正しくありません。", "The birth date is not valid.", 422
+            )
+        if error is None:
+            try:
+                certificate = guardians.certificate_read(request.FILES.get("certificate"))
+                guardians.guardian_apply(
+                    guardian=resident,
+                    ward_name=request.POST.get("ward_name", "")[:200],
+                    ward_birth_date=birth_date,
+                    registry_number=request.POST.get("registry_number", "")[:80],
+                    certificate=certificate,
+                )
+            except PortalError as refused:
+                error = refused
+        if error is None:
+            messages.success(request, _("届出を受け付けました。職員が証明書を確認します。"))
+            return redirect("proxies:guardian")
+        status = error.status
+    return render(
+        request,
+        "proxies/guardian.html",
+        {"applications": selectors.guardian_applications(guardian=resident), "error": error},
+        status=status,
+    )
