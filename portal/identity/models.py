@@ -106,6 +106,7 @@ class SigningKind(models.TextChoices):
     LOGIN = "login", _("ログイン")
     REGISTER = "register", _("利用者登録")
     STEPUP = "stepup", _("署名による確認")
+    CHILD = "child", _("お子様の利用者登録")
 
 
 class SigningStatus(models.TextChoices):

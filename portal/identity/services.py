@@ -9,6 +9,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
+from datetime import date as datetime_date
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +33,10 @@ from portal.identity.models import (
 from portal.identity.mynumber import my_number_is_valid
 
 LOGIN_SUMMARY = ("マイナポータルにログインします。", "Log in to Myna Portal.")
+# What the card's text application gives for opening a user folder: one's own (with the signature
+# certificate's facts), or a child's under 15 by the parent (the child's card has no signature certificate).
+CHILD_ATTRIBUTES = ["my_number", "name", "birth_date", "sex", "address"]
+ATTRIBUTES_REQUESTED = {"register": ["my_number"], "child": CHILD_ATTRIBUTES}
 REGISTER_SUMMARY = (
     "利用者登録（利用者フォルダの開設）のため、署名用電子証明書の基本4情報（氏名・住所・生年月日・性別）と"
     "マイナンバーをマイナポータルに提供します。",
@@ -83,7 +88,8 @@ def signing_request_create(
     act: str = "",
     act_payload: dict[str, Any] | None = None,
 ) -> SigningRequest:
-    certificate = CertificateKind.AUTH if kind == SigningKind.LOGIN else CertificateKind.SIGNATURE
+    uses_auth = kind in (SigningKind.LOGIN, SigningKind.CHILD)
+    certificate = CertificateKind.AUTH if uses_auth else CertificateKind.SIGNATURE
     return SigningRequest.objects.create(
         kind=kind,
         certificate=certificate,
@@ -138,7 +144,7 @@ def signing_request_description(*, request: SigningRequest, response_url: str) -
         "requester": "マイナポータル",
         "summary": {"ja": request.summary_ja, "en": request.summary_en},
         "summary_sha256": summary_digest(request.summary_ja, request.summary_en),
-        "attributes_requested": ["my_number"] if request.kind == SigningKind.REGISTER else [],
+        "attributes_requested": ATTRIBUTES_REQUESTED.get(request.kind, []),
         "response_url": response_url,
         "expires_at": request.expires_at.isoformat(),
     }
@@ -169,10 +175,82 @@ def _registration_identity(verified: jpki.VerifiedSignature) -> dict[str, Any]:
     if not isinstance(number, str) or not my_number_is_valid(number):
         raise _refusal(
             "my_number_unreadable",
+            "child_card_unreadable",
             "カードからマイナンバーを正しく読み取れませんでした。",
             "The My Number could not be read correctly from the card.",
         )
     return {**identity.as_json(), "my_number": number}
+
+
+def _child_identity(verified: jpki.VerifiedSignature) -> dict[str, Any]:
+    """The facts of a child's card, read from its text application with the child's PIN."""
+    attrs = verified.payload.get("attrs") or {}
+    identity = {key: attrs.get(key) for key in CHILD_ATTRIBUTES} if isinstance(attrs, dict) else {}
+    number = identity.get("my_number")
+    texts_ok = all(isinstance(identity.get(k), str) and 0 < len(identity[k]) <= 400 for k in CHILD_ATTRIBUTES)
+    try:
+        born = datetime_date.fromisoformat(identity.get("birth_date") or "")
+    except ValueError:
+        born = None
+    if (
+        not texts_ok
+        or born is None
+        or identity.get("sex") not in {"1", "2", "9"}
+        or not my_number_is_valid(number)
+    ):
+        raise _refusal(
+            "child_card_unreadable",
+            "お子様のカードから必要な情報を正しく読み取れませんでした。",
+            "The facts needed could not be read correctly from the child's card.",
+        )
+    return identity
+
+
+def child_start(*, parent: Resident, browser_key: str) -> SigningRequest:
+    """Asks for the child's card and PIN: the parent opens the child's user folder from their own session."""
+    return signing_request_create(
+        kind=SigningKind.CHILD,
+        browser_key=browser_key,
+        summary_ja="お子様（15歳未満）のマイナンバーカードで、お子様の利用者登録をします。カードの券面事項"
+        f"（氏名・生年月日・性別・住所）とマイナンバーを読み取ります。保護者: {parent.name}",
+        summary_en="Open the user folder of your child (under 15) with the child's My Number Card: its "
+        f"printed facts (name, birth date, sex, address) and My Number are read. Parent: {parent.name}",
+        resident=parent,
+    )
+
+
+@dataclass(frozen=True)
+class ChildCard:
+    identity: dict[str, Any]
+    serial_hash: str
+    not_after: Any
+
+
+def child_card_take(*, request_id: Any, browser_key: str, parent: Resident) -> ChildCard:
+    """The child's card facts from a signed request of this parent and browser, once."""
+    request = _own_signed_request(request_id, browser_key, SigningKind.CHILD)
+    if request.resident_id != parent.pk:
+        raise _refusal("unknown_request", "この要求は見つかりません。", "This request does not exist.", 404)
+    _consume(request)
+    return ChildCard(
+        json.loads(request.card_identity or "{}"), request.signer_serial_hash, request.signer_not_after
+    )
+
+
+def child_folder_open(*, card: ChildCard, name_kana: str) -> Resident:
+    """The child's user folder (opened or found), with the child's card bound for the child's own logins."""
+    resident = _resident_for_identity({**card.identity, "name_kana": name_kana})
+    bound = CardCertificate.objects.filter(serial_hash=card.serial_hash).first()
+    if bound is not None and bound.resident_id != resident.pk:
+        raise _refusal(
+            "certificate_in_use",
+            "この証明書は別の利用者フォルダに登録されています。",
+            "This certificate is already linked to another user folder.",
+            409,
+        )
+    _bind(resident, CertificateKind.AUTH, card.serial_hash, card.not_after)
+    security_event_record("registered", resident=resident, request=None, by="parent")
+    return resident
 
 
 def _lock_pending(request_id: Any) -> SigningRequest:
@@ -223,6 +301,8 @@ def _accept_verified(request: SigningRequest, verified: jpki.VerifiedSignature) 
         request.resident = bound.resident if bound else None
     elif request.kind == SigningKind.REGISTER:
         request.card_identity = json.dumps(_registration_identity(verified), ensure_ascii=False)
+    elif request.kind == SigningKind.CHILD:
+        request.card_identity = json.dumps(_child_identity(verified), ensure_ascii=False)
     elif request.kind == SigningKind.STEPUP and (bound is None or bound.resident_id != request.resident_id):
         _refuse_other_persons_card(request, bound)
     request.status = SigningStatus.SIGNED
@@ -253,6 +333,7 @@ REFUSALS_THAT_END_THE_REQUEST = frozenset(
         "wrong_certificate_kind",
         "certificate_attributes_missing",
         "my_number_unreadable",
+        "child_card_unreadable",
         "stepup_wrong_person",
     }
 )

@@ -28,7 +28,7 @@ SESSION_BROWSER_KEY = "portal_browser_key"
 MAX_RESPONSE_BODY = 32_768
 
 
-def _browser_key(request: HttpRequest) -> str:
+def browser_key_of(request: HttpRequest) -> str:
     key = request.session.get(SESSION_BROWSER_KEY)
     if not key:
         key = services.new_browser_key()
@@ -41,7 +41,7 @@ def _card_app_link(request: HttpRequest, signing_request: SigningRequest) -> str
     return f"{settings.CARDAPP_URL}/approve?request={quote(request_url, safe='')}"
 
 
-def _signing_context(request: HttpRequest, signing_request: SigningRequest) -> dict[str, Any]:
+def signing_context(request: HttpRequest, signing_request: SigningRequest) -> dict[str, Any]:
     link = _card_app_link(request, signing_request)
     return {
         "signing_request": signing_request,
@@ -68,8 +68,8 @@ def login_page(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and hasattr(request.user, "resident"):
         return redirect("dashboard:home")
     rate_limit(scope="login-start", key=client_address(request), limit=60, window_seconds=60)
-    signing_request = services.login_start(browser_key=_browser_key(request))
-    context = _signing_context(request, signing_request)
+    signing_request = services.login_start(browser_key=browser_key_of(request))
+    context = signing_context(request, signing_request)
     context["complete_url"] = reverse("identity:login-complete", args=[signing_request.id])
     return render(request, "identity/login.html", context)
 
@@ -78,7 +78,7 @@ def login_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def login_complete_view(request: HttpRequest, request_id: UUID) -> HttpResponse:
     try:
-        outcome = services.login_complete(request_id=request_id, browser_key=_browser_key(request))
+        outcome = services.login_complete(request_id=request_id, browser_key=browser_key_of(request))
     except PortalError as error:
         return render(request, "identity/login_failed.html", {"error": error}, status=error.status)
     if outcome.user is not None:
@@ -92,7 +92,7 @@ def login_complete_view(request: HttpRequest, request_id: UUID) -> HttpResponse:
 def register_page(request: HttpRequest, request_id: UUID) -> HttpResponse:
     if request.method == "POST":
         try:
-            user = services.register_complete(request_id=request_id, browser_key=_browser_key(request))
+            user = services.register_complete(request_id=request_id, browser_key=browser_key_of(request))
         except PortalError as error:
             return render(request, "identity/login_failed.html", {"error": error}, status=error.status)
         _start_session(request, user)
@@ -100,11 +100,11 @@ def register_page(request: HttpRequest, request_id: UUID) -> HttpResponse:
     signing_request = SigningRequest.objects.filter(
         pk=request_id,
         kind=SigningKind.REGISTER,
-        browser_key_hash=services.browser_key_hash(_browser_key(request)),
+        browser_key_hash=services.browser_key_hash(browser_key_of(request)),
     ).first()
     if signing_request is None:
         return redirect("identity:login")
-    context = _signing_context(request, signing_request)
+    context = signing_context(request, signing_request)
     context["complete_url"] = reverse("identity:register", args=[signing_request.id])
     return render(request, "identity/register.html", context)
 
@@ -181,7 +181,7 @@ def signing_response(request: HttpRequest, request_id: UUID) -> JsonResponse:
 def signing_status(request: HttpRequest, request_id: UUID) -> JsonResponse:
     """Polled by the waiting page of the browser that made the request (and only that browser)."""
     signing_request = SigningRequest.objects.filter(
-        pk=request_id, browser_key_hash=services.browser_key_hash(_browser_key(request))
+        pk=request_id, browser_key_hash=services.browser_key_hash(browser_key_of(request))
     ).first()
     if signing_request is None:
         return _json_error(
@@ -227,7 +227,7 @@ def signed_act(
         return services.stepup_confirm(
             request_id=request_uuid,
             resident=request.user.resident,
-            browser_key=_browser_key(request),
+            browser_key=browser_key_of(request),
             act=act,
             payload=payload,
         )
@@ -252,7 +252,7 @@ def stepup_redirect(
     """
     signing_request = services.stepup_start(
         resident=request.user.resident,
-        browser_key=_browser_key(request),
+        browser_key=browser_key_of(request),
         act=act,
         summary_ja=summary_ja,
         summary_en=summary_en,
@@ -270,7 +270,7 @@ def stepup_page(request: HttpRequest, request_id: UUID) -> HttpResponse:
         pk=request_id,
         kind=SigningKind.STEPUP,
         resident__user=request.user,
-        browser_key_hash=services.browser_key_hash(_browser_key(request)),
+        browser_key_hash=services.browser_key_hash(browser_key_of(request)),
     ).first()
     if signing_request is None:
         return redirect("dashboard:home")
@@ -278,6 +278,6 @@ def stepup_page(request: HttpRequest, request_id: UUID) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = reverse("dashboard:home")
     separator = "&" if "?" in next_url else "?"
-    context = _signing_context(request, signing_request)
+    context = signing_context(request, signing_request)
     context["complete_url"] = f"{next_url}{separator}stepup={signing_request.id}"
     return render(request, "identity/stepup.html", context)

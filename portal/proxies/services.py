@@ -218,3 +218,16 @@ def grant_keep(*, principal: Resident, grant_public_id: Any) -> ProxyGrant:
     grant.review_required = False
     grant.save(update_fields=["review_required"])
     return grant
+
+
+@transaction.atomic
+def grants_end_expired(*, today: dt.date | None = None) -> int:
+    """Grants whose end date has passed (a child who turned 15, a proxy's last day) end for good."""
+    today = today or timezone.localdate()
+    return (
+        ProxyGrant.objects.filter(ends_on__lt=today)
+        .exclude(state=GrantState.ENDED)
+        .update(
+            state=GrantState.ENDED, ended_at=timezone.now(), ended_by=EndedBy.EXPIRY, invitation_hash=None
+        )
+    )

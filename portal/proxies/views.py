@@ -18,8 +18,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.core.errors import PortalError
+from portal.identity import views as identity_views
+from portal.identity.models import SigningKind, SigningRequest
+from portal.identity.services import child_start
 from portal.identity.views import signed_act
-from portal.proxies import guardians, selectors, services
+from portal.proxies import guardians, parents, selectors, services
 from portal.proxies.access import SESSION_ACTING, acting_for, own_resident, usable_grant
 from portal.proxies.scopes import SCOPES, scope_label
 
@@ -222,3 +225,47 @@ def guardian(request: HttpRequest) -> HttpResponse:
         {"applications": selectors.guardian_applications(guardian=resident), "error": error},
         status=status,
     )
+
+
+@never_cache
+@login_required
+@require_POST
+def child_add(request: HttpRequest) -> HttpResponse:
+    """A parent presents their child's card to act for the child (no invitation: the household record)."""
+    parent = own_resident(request)
+    if acting_for(request) is not None:
+        return redirect("proxies:list")
+    signing_request = child_start(parent=parent, browser_key=identity_views.browser_key_of(request))
+    return redirect("proxies:child-sign", request_id=signing_request.id)
+
+
+@never_cache
+@login_required
+@require_GET
+def child_sign(request: HttpRequest, request_id: UUID) -> HttpResponse:
+    parent = own_resident(request)
+    signing_request = SigningRequest.objects.filter(
+        pk=request_id, kind=SigningKind.CHILD, resident=parent
+    ).first()
+    if signing_request is None:
+        raise Http404
+    context = identity_views.signing_context(request, signing_request)
+    context["complete_url"] = reverse("proxies:child-complete", args=[signing_request.id])
+    return render(request, "proxies/child.html", context)
+
+
+@never_cache
+@login_required
+@require_POST
+def child_complete(request: HttpRequest, request_id: UUID) -> HttpResponse:
+    parent = own_resident(request)
+    try:
+        grant = parents.child_link(
+            parent=parent, request_id=request_id, browser_key=identity_views.browser_key_of(request)
+        )
+    except PortalError as error:
+        return _page(request, error=error, status=error.status)
+    messages.success(
+        request, _("%(name)sさんの代理ができるようになりました。") % {"name": grant.principal.name}
+    )
+    return redirect("proxies:list")

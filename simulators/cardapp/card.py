@@ -11,6 +11,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import sqlite3
@@ -58,9 +59,13 @@ CREATE TABLE IF NOT EXISTS cards (
     password_hash TEXT,
     password_tries INTEGER NOT NULL,
     sig_locked INTEGER NOT NULL DEFAULT 0,
-    revoked INTEGER NOT NULL DEFAULT 0
+    revoked INTEGER NOT NULL DEFAULT 0,
+    text_ap TEXT
 )
 """
+# The card's text application (券面事項入力補助AP): the four basic facts as printed on the card, and the
+# My Number; readable with the 4-digit PIN. Added after the first stores were made, hence the migration.
+TEXT_AP_FIELDS = ("name", "birth_date", "sex", "address")
 
 
 # ----- PIN / password ----------------------------------------------------------------------------------
@@ -142,6 +147,7 @@ class Card:
     password_tries_left: int
     signature_locked: bool
     revoked: bool
+    text_ap: Mapping[str, str]
 
     @property
     def has_signature(self) -> bool:
@@ -169,7 +175,8 @@ class Card:
         else:
             assert self.signature_key is not None and self.signature_certificate is not None
             key, certificate = self.signature_key, self.signature_certificate
-        attrs = {"my_number": self.my_number} if "my_number" in req.attributes_requested else {}
+        readable = {"my_number": self.my_number, **self.text_ap}
+        attrs = {name: readable[name] for name in req.attributes_requested if readable.get(name)}
         payload = {
             "req": req.id,
             "nonce": req.nonce,
@@ -191,6 +198,9 @@ class CardStore:
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         with self._connect() as db:
             db.execute(_SCHEMA)
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(cards)")}
+            if "text_ap" not in columns:
+                db.execute("ALTER TABLE cards ADD COLUMN text_ap TEXT")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -225,6 +235,7 @@ class CardStore:
             password_tries_left=row["password_tries"],
             signature_locked=bool(row["sig_locked"]),
             revoked=bool(row["revoked"]),
+            text_ap=json.loads(row["text_ap"]) if row["text_ap"] else {},
         )
 
     def ids(self) -> list[str]:
@@ -286,12 +297,13 @@ class CardStore:
             PIN_TRIES,
             hash_secret(password) if sig_key and password else None,
             PASSWORD_TRIES,
+            json.dumps({f: str(person[f]) for f in TEXT_AP_FIELDS if person.get(f)}, ensure_ascii=False),
         )
         with self._connect() as db:
             db.execute(
                 "INSERT OR REPLACE INTO cards (id, display_name, my_number, auth_key, auth_cert, sig_key,"
-                " sig_cert, pin_hash, pin_tries, password_hash, password_tries)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " sig_cert, pin_hash, pin_tries, password_hash, password_tries, text_ap)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
         return self.get(str(person["id"]))

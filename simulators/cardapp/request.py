@@ -9,10 +9,11 @@ from typing import Any
 
 from simulators.cardapp.errors import RequestError
 
-KINDS = {"login", "register", "stepup"}
+KINDS = {"login", "register", "stepup", "child"}
 CERTIFICATES = {"auth", "signature"}
-# The only attribute the card's text application (券面事項入力補助AP) gives out in this demo.
-READABLE_ATTRIBUTES = {"my_number"}
+# What the card's text application (券面事項入力補助AP) gives out: the My Number and the four basic facts.
+READABLE_ATTRIBUTES = frozenset({"my_number", "name", "birth_date", "sex", "address"})
+ATTRIBUTES_BY_KIND = {"register": frozenset({"my_number"}), "child": READABLE_ATTRIBUTES}
 
 
 def summary_digest(summary_ja: str, summary_en: str) -> str:
@@ -71,15 +72,16 @@ class SigningRequest:
         attributes = data.get("attributes_requested", [])
         if not isinstance(attributes, list) or not all(isinstance(a, str) for a in attributes):
             raise _malformed("属性の指定が不正です", "attributes_requested is not a list of strings")
-        unknown = set(attributes) - READABLE_ATTRIBUTES
-        if unknown:
-            raise _malformed("読み取れない属性が要求されています", f"unknown attributes {sorted(unknown)}")
-        # Reading the My Number is part of opening the user folder only; refuse it anywhere else.
-        if attributes and kind != "register":
+        # Reading the card's text is part of opening a user folder only (one's own, or a child's by the
+        # parent); refuse it anywhere else.
+        if attributes and kind not in ATTRIBUTES_BY_KIND:
             raise _malformed(
                 "利用者登録以外でマイナンバーの読み取りが要求されています",
                 "attributes are requested for a kind other than register",
             )
+        unknown = set(attributes) - ATTRIBUTES_BY_KIND.get(kind, frozenset())
+        if unknown:
+            raise _malformed("読み取れない属性が要求されています", f"unknown attributes {sorted(unknown)}")
         try:
             expires_at = dt.datetime.fromisoformat(_text(data, "expires_at"))
         except ValueError:

@@ -15,7 +15,7 @@ from portal.history.models import Channel
 from portal.history.services import Actor, release_record
 from portal.proxies import services
 from portal.proxies.access import SESSION_ACTING
-from portal.proxies.models import ProxyGrant
+from portal.proxies.models import GrantKind, ProxyGrant
 from portal.proxies.scopes import ACCOUNT_VIEW, HISTORY, MEDICAL_SCOPE, NOTICES_READ
 from tests.account.conftest import register_verified
 from tests.factories import ResidentFactory
@@ -39,6 +39,7 @@ CALLERS = [
     "proxy_without_scope",
     "proxy_expired",
     "proxy_ended",
+    "parent_after_15",
     "another_resident",
     "anonymous",
     "staff",
@@ -93,6 +94,11 @@ def _caller(kind: str, principal, scope: str) -> Client:
         ProxyGrant.objects.filter(pk=grant.pk).update(ends_on=timezone.localdate() - dt.timedelta(days=1))
     if kind == "proxy_ended":
         services.grant_end(resident=principal, grant_public_id=grant.public_id)
+    if kind == "parent_after_15":
+        # A parent's grant, whose child has just turned 15 (its last day was yesterday).
+        ProxyGrant.objects.filter(pk=grant.pk).update(
+            kind=GrantKind.PARENT, ends_on=timezone.localdate() - dt.timedelta(days=1)
+        )
     return client
 
 
@@ -108,7 +114,7 @@ def test_matrix(world, caller, path, scope, marker):
     else:
         assert marker not in body, (caller, path)
         # Callers who are residents themselves may see their own page of the same address.
-        own_page = caller in {"proxy_expired", "proxy_ended", "another_resident"}
+        own_page = caller in {"proxy_expired", "proxy_ended", "parent_after_15", "another_resident"}
         assert response.status_code in {302, 403, 404} or own_page, (caller, path, response.status_code)
         if caller == "proxy_without_scope":
             assert response.status_code == 403 and 'data-code="out_of_scope"' in body
