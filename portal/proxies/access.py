@@ -43,17 +43,20 @@ def own_resident(request: HttpRequest) -> Resident:
 
 
 def usable_grant(*, proxy: Resident, grant_public_id: str) -> ProxyGrant | None:
-    return (
+    """Checked on every request of an acting session, so kept lean: no ordering, and the principal's
+    encrypted My Number is not loaded (and decrypted) for pages that never show it."""
+    found = list(
         ProxyGrant.objects.select_related("principal")
+        .defer("principal__my_number")
         .filter(
             public_id=grant_public_id,
             proxy=proxy,
             state=GrantState.ACTIVE,
             review_required=False,
             ends_on__gte=timezone.localdate(),
-        )
-        .first()
+        )[:1]
     )
+    return found[0] if found else None
 
 
 def acting_for(request: HttpRequest) -> Acting | None:

@@ -17,6 +17,7 @@ from portal.core.errors import PortalError
 from portal.identity.models import Resident
 from portal.identity.services import ChildCard, child_card_take, child_folder_open
 from portal.myinfo.selectors import myinfo_payload
+from portal.myinfo.services import myinfo_refresh_start
 from portal.proxies.models import GrantKind, GrantState, ProxyGrant
 from portal.proxies.scopes import SCOPE_CODES
 
@@ -79,6 +80,8 @@ def child_link(*, parent: Resident, request_id: Any, browser_key: str) -> ProxyG
         raise PortalError("self_child", "ご自身のカードです。", "This is your own card.", 403)
     member = household_child(parent=parent, name=card.identity["name"], born=born)
     child = child_folder_open(card=card, name_kana=str(member.get("name_kana") or ""))
+    # The child's information is fetched now, as on a login, so that the parent finds it there.
+    myinfo_refresh_start(resident=child)
     existing = ProxyGrant.objects.filter(
         principal=child, proxy=parent, kind=GrantKind.PARENT, state=GrantState.ACTIVE
     ).first()

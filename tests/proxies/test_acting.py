@@ -193,3 +193,8 @@ def test_a_protected_address_never_reaches_a_proxy(kazuo, yuki):
     assert "永田町" not in page and "田中 和夫" in page
     # He still sees his own address.
     assert "永田町" in logged_in(kazuo).get("/myinfo/household/").content.decode()
+
+
+def test_downloads_are_not_offered_while_acting(acting):
+    client, _ = acting
+    assert 'href="/myinfo/export.json"' not in client.get("/myinfo/").content.decode()

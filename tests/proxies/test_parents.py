@@ -96,3 +96,13 @@ def test_the_grant_ends_when_the_child_turns_15(client, trusted_jpki, misaki):
     assert services.grants_end_expired(today=birthday) == 1
     grant.refresh_from_db()
     assert grant.state == GrantState.ENDED and grant.ended_by == EndedBy.EXPIRY
+
+
+def test_the_childs_information_is_fetched_when_the_folder_opens(client, trusted_jpki, misaki):
+    from portal.myinfo.models import CategoryEntry
+
+    hold(misaki, "household", _household(MOTHER, CHILD))
+    request_id = _present_card(client, trusted_jpki, "sato-haruto")
+    client.post(f"/proxies/children/{request_id}/complete/")
+    child = Resident.objects.get(name=CHILD["name"])
+    assert CategoryEntry.objects.filter(resident=child, state="fetching").exists()
