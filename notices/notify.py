@@ -4,6 +4,7 @@ The message says only that something arrived, with a link; never the notice's co
 A notice category that portal.notify has no preference for is told as "general".
 """
 
+import contextlib
 import inspect
 from collections.abc import Callable
 from functools import cache
@@ -27,6 +28,16 @@ def _sender() -> tuple[Callable[..., Any] | None, frozenset[str] | None, bool]:
         CATEGORY_CODES = None
     dedupes = "dedupe_key" in inspect.signature(notify_resident).parameters
     return notify_resident, frozenset(CATEGORY_CODES) if CATEGORY_CODES else None, dedupes
+
+
+def notifications_together() -> contextlib.AbstractContextManager[None]:
+    """Around a loop that tells many residents: portal.notify queues their messages in batches (its
+    deliveries_queued_together) rather than one worker task per resident. Nothing when not installed."""
+    try:
+        from portal.notify.services import deliveries_queued_together
+    except ImportError:
+        return contextlib.nullcontext()
+    return deliveries_queued_together()
 
 
 def resident_notify(

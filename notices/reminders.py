@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from notices.conf import conf
 from notices.models import Action, Audience, Notice, NoticeState
-from notices.notify import resident_notify
+from notices.notify import notifications_together, resident_notify
 from notices.selectors import broadcast_residents
 from portal.identity.models import Resident
 
@@ -87,13 +87,14 @@ def notice_reminders_send(*, now: dt.datetime | None = None) -> int:
                     unique_fields=["resident", "notice"],
                     update_fields=["reminded_at"],
                 )
-            for resident in batch:
-                resident_notify(
-                    resident=resident,
-                    kind="reminder",
-                    category=notice.category,
-                    url=url,
-                    dedupe_key=f"reminder:{notice.public_id}",
-                )
+            with notifications_together():
+                for resident in batch:
+                    resident_notify(
+                        resident=resident,
+                        kind="reminder",
+                        category=notice.category,
+                        url=url,
+                        dedupe_key=f"reminder:{notice.public_id}",
+                    )
             reminded += len(batch)
     return reminded

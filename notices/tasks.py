@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from notices import reminders, services
 from notices.models import Audience, Notice
-from notices.notify import resident_notify
+from notices.notify import notifications_together, resident_notify
 from notices.selectors import broadcast_residents
 from portal.notify.selectors import reachable_residents
 
@@ -33,10 +33,11 @@ def announce_notice(notice_id: int) -> int:
             resident_notify(resident=notice.recipient, category=notice.category, url=url, dedupe_key=key)
         )
     told = 0
-    for resident in reachable_residents(broadcast_residents(notice=notice)).iterator(chunk_size=2000):
-        if not resident_notify(resident=resident, category=notice.category, url=url, dedupe_key=key):
-            break  # no notifier installed: nobody to tell
-        told += 1
+    with notifications_together():
+        for resident in reachable_residents(broadcast_residents(notice=notice)).iterator(chunk_size=2000):
+            if not resident_notify(resident=resident, category=notice.category, url=url, dedupe_key=key):
+                break  # no notifier installed: nobody to tell
+            told += 1
     return told
 
 

@@ -1,9 +1,10 @@
 """Telling residents that something arrived: by Web Push and e-mail, as each resident chose, never with
 the content itself (no name, no title, no sender in a push or a mail), and never during quiet hours.
 
-notify_resident makes one Delivery per device or mailbox and queues the due ones after commit; the
-worker sends each (send_delivery); the beat releases held ones when they fall due. Every step is safe
-to run twice: a delivery that is no longer queued is not sent again.
+notify_resident makes one Delivery per device or mailbox and queues the due ones after commit, as one
+batch; the worker sends a batch (send_deliveries), and a delivery to be tried again on its own
+(send_delivery); the beat releases held ones when they fall due. Every step is safe to run twice: a
+delivery that is no longer queued is not sent again.
 """
 
 import base64
@@ -12,17 +13,22 @@ import datetime as dt
 import json
 import logging
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
+from time import monotonic
 from urllib.parse import urlsplit
 
+from celery.exceptions import SoftTimeLimitExceeded
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from portal.core.crypto import lookup_hash
@@ -46,9 +52,18 @@ MAX_PUSH_FAILURES = 10
 #: A delivery queued this long ago and still not sent was lost on the way to a worker: queue it again.
 STALLED_AFTER = dt.timedelta(hours=1)
 RELEASE_BATCH = 1000
+#: Deliveries one send_deliveries task takes. A task has fixed costs (the broker's round trip, a database
+#: connection, reading the batch, one commit) that a batch shares; a notify_resident call's deliveries (one
+#: per device and one mail) always fit in one.
+SEND_BATCH = 100
+#: A batch starts sends for this long, then queues what is left as a new batch, well inside its time limit.
+SEND_BATCH_SECONDS = 60
+#: In a fan-out (deliveries_queued_together), deliveries wait at most about this long for a batch to fill.
+TOGETHER_SECONDS = 1.0
 EMAIL_CONFIRMATION = "email_confirmation"  # a Delivery kind of its own: the mail that confirms an address
 _EMAIL_CONFIRM_SALT = "portal.notify.email-confirm"
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
+_together = threading.local()  # the deliveries a fan-out in this thread has yet to queue
 
 
 # --- input ------------------------------------------------------------------------------------------------
@@ -403,16 +418,74 @@ def push_payload(*, kind: str, url: str, language: str) -> str:
     )
 
 
+def _batches_queue(delivery_ids: list[int]) -> None:
+    from portal.notify.tasks import send_deliveries  # the tasks import this module
+
+    for start in range(0, len(delivery_ids), SEND_BATCH):
+        send_deliveries.delay(delivery_ids[start : start + SEND_BATCH])
+
+
+def _queue_now(delivery_ids: list[int]) -> None:
+    pending = getattr(_together, "pending", None)
+    if pending is None:
+        _batches_queue(delivery_ids)
+        return
+    now = monotonic()
+    if not pending:
+        _together.since = now
+    pending.extend(delivery_ids)
+    if now - _together.since >= TOGETHER_SECONDS:
+        due = len(pending)
+    else:
+        due = len(pending) // SEND_BATCH * SEND_BATCH  # full batches only; the rest waits for more
+    if due:
+        ids = pending[:due]
+        del pending[:due]
+        _together.since = now
+        _batches_queue(ids)
+
+
 def _queue_on_commit(delivery_ids: list[int]) -> None:
+    """Queues the deliveries for the worker once the caller's transaction commits, SEND_BATCH a task."""
+    if delivery_ids:
+        # robust: the caller's work is committed; a broker hiccup leaves the rows queued for the sweep.
+        transaction.on_commit(partial(_queue_now, list(delivery_ids)), robust=True)
+
+
+@contextmanager
+def deliveries_queued_together() -> Iterator[None]:
+    """For a fan-out that calls notify_resident for one resident after another: within it, the deliveries
+    this thread makes are queued SEND_BATCH to a task instead of one task per call, so that residents with
+    one device each share the worker's per-task costs as one resident with many devices does. None waits
+    more than TOGETHER_SECONDS (as the next call commits) and the rest are queued on leaving.
+
+    Each call hands its deliveries over as it commits, so this groups calls made in autocommit (a worker's
+    task); inside an outer transaction they are queued when it commits, after this, one task per call."""
+    if getattr(_together, "pending", None) is not None:
+        yield  # an outer one queues them
+        return
+    _together.pending, _together.since = [], monotonic()
+    try:
+        yield
+    finally:
+        pending, _together.pending = _together.pending, None
+        if pending:
+            try:
+                _batches_queue(pending)
+            except Exception:  # as robust on_commit: the rows stay queued for the sweep
+                logger.exception("could not queue %d notifications", len(pending))
+
+
+def _retry_on_commit(delivery_ids: list[int]) -> None:
+    """Deliveries a batch should try again later, each as its own send_delivery task with back-off."""
     if not delivery_ids:
         return
-    from portal.notify.tasks import send_delivery  # the tasks import this module
+    from portal.notify.tasks import send_delivery_later
 
     def queue() -> None:
         for delivery_id in delivery_ids:
-            send_delivery.delay(delivery_id)
+            send_delivery_later(delivery_id)
 
-    # robust: the caller's work is committed; a broker hiccup leaves the rows queued for the sweep.
     transaction.on_commit(queue, robust=True)
 
 
@@ -515,6 +588,20 @@ def notify_resident_by_id(
 # --- sending ----------------------------------------------------------------------------------------------
 
 
+@dataclass
+class _Attempt:
+    """What one try at one delivery came to. A batch's attempts are written together after the sends."""
+
+    delivery: Delivery
+    status: str | None  # None: stays queued until it is tried again (`retry`)
+    error_code: str = ""
+    attempted: bool = False
+    sent_at: dt.datetime | None = None
+    due_at: dt.datetime | None = None
+    retry: webpush.PushRetryable | mail.MailRetryable | None = None
+    subscription: str = ""  # what it says of the device: "ok", "gone" or "failed"
+
+
 def _record(
     delivery: Delivery,
     status: str | None = None,
@@ -524,7 +611,7 @@ def _record(
     sent_at: dt.datetime | None = None,
     due_at: dt.datetime | None = None,
 ) -> str:
-    """One UPDATE for the outcome of one try (the worker's path is two queries: this and the read)."""
+    """One UPDATE for the outcome of one try."""
     values: dict[str, object] = {"error_code": error_code}
     if status is not None:
         values["status"] = status
@@ -538,50 +625,59 @@ def _record(
     return status or delivery.status
 
 
-def _subscription_failed(subscription: PushSubscription) -> None:
-    PushSubscription.objects.filter(pk=subscription.pk).update(failure_count=F("failure_count") + 1)
-    PushSubscription.objects.filter(pk=subscription.pk, failure_count__gte=MAX_PUSH_FAILURES).delete()
+def _subscription_failed(subscription_id: int) -> None:
+    PushSubscription.objects.filter(pk=subscription_id).update(failure_count=F("failure_count") + 1)
+    PushSubscription.objects.filter(pk=subscription_id, failure_count__gte=MAX_PUSH_FAILURES).delete()
 
 
-def _preference_of(resident: Resident) -> NotificationPreference:
-    try:
-        return resident.notification_preference
-    except NotificationPreference.DoesNotExist:
-        return NotificationPreference(resident=resident)
+def _deliveries_load(delivery_ids: list[int]) -> tuple[list[Delivery], dict[int, NotificationPreference]]:
+    """The deliveries (with their devices) and their residents' preferences: two queries for a batch.
 
-
-def delivery_send(*, delivery_id: int) -> str:
-    """Sends one queued delivery and returns its status; anything not queued is left as it is.
-
-    Raises webpush.PushRetryable or mail.MailRetryable when the send should be tried again later.
-    Preferences are read again here: a category switched off, an address removed or quiet hours begun
-    since the message was made are honoured.
+    Preferences are read again at send time: a category switched off, an address removed or quiet hours
+    begun since the message was made are honoured. The resident's own row is not read (a confirmation
+    mail loads it for its link).
     """
-    delivery = (
-        Delivery.objects.select_related("subscription", "resident__notification_preference")
-        .filter(pk=delivery_id)
-        .first()
+    deliveries = list(
+        Delivery.objects.select_related("subscription").filter(pk__in=delivery_ids).order_by("pk")
     )
-    if delivery is None:
-        return "missing"
-    if delivery.status != DeliveryStatus.QUEUED:
-        return delivery.status
-    preference = _preference_of(delivery.resident)
-    if delivery.channel == Channel.PUSH:
-        return _push(delivery, preference)
-    return _mail(delivery, preference)
+    waiting = [d for d in deliveries if d.status == DeliveryStatus.QUEUED]
+    preferences = NotificationPreference.objects.filter(resident_id__in={d.resident_id for d in waiting})
+    if all(d.channel == Channel.PUSH for d in waiting):
+        preferences = preferences.defer("email", "email_pending")  # pushes never decrypt the addresses
+    by_resident = {p.resident_id: p for p in preferences} if waiting else {}
+    return deliveries, by_resident
 
 
-def _push(delivery: Delivery, preference: NotificationPreference) -> str:
+def _attempt(delivery: Delivery, preference: NotificationPreference, *, gone: set[int]) -> _Attempt:
+    """Tries one queued delivery. Never raises for this delivery's own trouble, so that a batch goes on."""
+    try:
+        if delivery.channel == Channel.PUSH:
+            return _push(delivery, preference, gone=gone)
+        return _mail(delivery, preference)
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception:
+        # A fault of ours or a client's, not the push service's answer: this delivery fails, the rest go on.
+        logger.exception("notification %s could not be sent", delivery.pk)
+        return _Attempt(
+            delivery,
+            DeliveryStatus.FAILED,
+            error_code="internal_error",
+            attempted=True,
+            subscription="failed",
+        )
+
+
+def _push(delivery: Delivery, preference: NotificationPreference, *, gone: set[int]) -> _Attempt:
     subscription = delivery.subscription
-    if subscription is None or subscription.resident_id != delivery.resident_id:
-        return _record(delivery, DeliveryStatus.SKIPPED, error_code="no_subscription")
+    if subscription is None or subscription.resident_id != delivery.resident_id or subscription.pk in gone:
+        return _Attempt(delivery, DeliveryStatus.SKIPPED, error_code="no_subscription")
     if delivery.category not in preference.push_categories:
-        return _record(delivery, DeliveryStatus.SKIPPED, error_code="preference")
+        return _Attempt(delivery, DeliveryStatus.SKIPPED, error_code="preference")
     now = timezone.now()
     until = quiet_until(at=now, start=preference.quiet_start, end=preference.quiet_end)
     if until is not None:
-        return _record(delivery, DeliveryStatus.HELD, due_at=until)
+        return _Attempt(delivery, DeliveryStatus.HELD, due_at=until)
     try:
         webpush.push_send(
             endpoint=subscription.endpoint,
@@ -593,30 +689,28 @@ def _push(delivery: Delivery, preference: NotificationPreference) -> str:
         )
     except webpush.PushGone as exc:
         # The browser unsubscribed or the push service forgot it (RFC 8030 7.3): never try it again.
-        PushSubscription.objects.filter(pk=subscription.pk).delete()
-        return _record(delivery, DeliveryStatus.GONE, error_code=exc.code, attempted=True)
+        gone.add(subscription.pk)
+        return _Attempt(
+            delivery, DeliveryStatus.GONE, error_code=exc.code, attempted=True, subscription="gone"
+        )
     except webpush.PushRefused as exc:
-        _subscription_failed(subscription)
-        return _record(delivery, DeliveryStatus.FAILED, error_code=exc.code, attempted=True)
+        return _Attempt(
+            delivery, DeliveryStatus.FAILED, error_code=exc.code, attempted=True, subscription="failed"
+        )
     except webpush.PushRetryable as exc:
-        _record(delivery, error_code=exc.code, attempted=True)  # stays queued, says why, until retried
-        raise
-    last = subscription.last_success_at
-    if subscription.failure_count or last is None or now - last > dt.timedelta(minutes=1):
-        # At most once a minute per device: a burst of messages does not rewrite the row each time.
-        PushSubscription.objects.filter(pk=subscription.pk).update(last_success_at=now, failure_count=0)
-    return _record(delivery, DeliveryStatus.SENT, attempted=True, sent_at=now)
+        return _Attempt(delivery, None, error_code=exc.code, attempted=True, retry=exc)
+    return _Attempt(delivery, DeliveryStatus.SENT, attempted=True, sent_at=now, subscription="ok")
 
 
-def _mail(delivery: Delivery, preference: NotificationPreference) -> str:
+def _mail(delivery: Delivery, preference: NotificationPreference) -> _Attempt:
     if delivery.kind == EMAIL_CONFIRMATION:
         address = preference.email_pending
     else:
         address = preference.email_in_use
         if address and delivery.category not in preference.email_categories:
-            return _record(delivery, DeliveryStatus.SKIPPED, error_code="preference")
+            return _Attempt(delivery, DeliveryStatus.SKIPPED, error_code="preference")
     if not address:
-        return _record(delivery, DeliveryStatus.SKIPPED, error_code="no_address")
+        return _Attempt(delivery, DeliveryStatus.SKIPPED, error_code="no_address")
     try:
         if delivery.kind == EMAIL_CONFIRMATION:
             token = email_confirm_token(resident=delivery.resident, address=address)
@@ -626,20 +720,119 @@ def _mail(delivery: Delivery, preference: NotificationPreference) -> str:
         else:
             mail.notice_mail_send(to=address, kind=delivery.kind, url=delivery.url)
     except mail.MailRefused as exc:
-        return _record(delivery, DeliveryStatus.FAILED, error_code=exc.code, attempted=True)
+        return _Attempt(delivery, DeliveryStatus.FAILED, error_code=exc.code, attempted=True)
     except mail.MailRetryable as exc:
-        _record(delivery, error_code=exc.code, attempted=True)
-        raise
-    return _record(delivery, DeliveryStatus.SENT, attempted=True, sent_at=timezone.now())
+        return _Attempt(delivery, None, error_code=exc.code, attempted=True, retry=exc)
+    return _Attempt(delivery, DeliveryStatus.SENT, attempted=True, sent_at=timezone.now())
+
+
+def _attempts_record(attempts: list[_Attempt]) -> None:
+    """Writes a batch's outcomes (the caller's transaction makes them one commit): the sent ones in one
+    UPDATE (each with its own sent_at), the devices that answered in another, the rarer rest one by one."""
+    sent = [a for a in attempts if a.status == DeliveryStatus.SENT]
+    if sent:
+        Delivery.objects.filter(pk__in=[a.delivery.pk for a in sent]).update(
+            status=DeliveryStatus.SENT,
+            error_code="",
+            attempts=F("attempts") + 1,
+            sent_at=Case(*(When(pk=a.delivery.pk, then=Value(a.sent_at)) for a in sent)),
+        )
+    for a in attempts:
+        if a.status != DeliveryStatus.SENT:
+            _record(a.delivery, a.status, error_code=a.error_code, attempted=a.attempted, due_at=a.due_at)
+    now = timezone.now()
+    answered = {
+        s.pk
+        for a in attempts
+        if a.subscription == "ok"
+        and (s := a.delivery.subscription) is not None
+        # At most once a minute per device: a burst of messages does not rewrite the row each time.
+        and (
+            s.failure_count or s.last_success_at is None or now - s.last_success_at > dt.timedelta(minutes=1)
+        )
+    }
+    if answered:
+        PushSubscription.objects.filter(pk__in=answered).update(last_success_at=now, failure_count=0)
+    gone = {a.delivery.subscription_id for a in attempts if a.subscription == "gone"}
+    if gone:
+        PushSubscription.objects.filter(pk__in=gone).delete()
+    for a in attempts:
+        if a.subscription == "failed" and a.delivery.subscription_id is not None:
+            _subscription_failed(a.delivery.subscription_id)
+
+
+def delivery_send(*, delivery_id: int) -> str:
+    """Sends one queued delivery and returns its status; anything not queued is left as it is.
+
+    The send_delivery task's service (a retry): raises webpush.PushRetryable or mail.MailRetryable when
+    the send should be tried again later.
+    """
+    deliveries, preferences = _deliveries_load([delivery_id])
+    if not deliveries:
+        return "missing"
+    (delivery,) = deliveries
+    if delivery.status != DeliveryStatus.QUEUED:
+        return delivery.status
+    preference = preferences.get(delivery.resident_id) or NotificationPreference(
+        resident_id=delivery.resident_id
+    )
+    attempt = _attempt(delivery, preference, gone=set())
+    with transaction.atomic():
+        _attempts_record([attempt])
+    if attempt.retry is not None:
+        raise attempt.retry
+    return attempt.status or delivery.status
+
+
+def deliveries_send(*, delivery_ids: list[int], seconds: float = SEND_BATCH_SECONDS) -> dict[str, int]:
+    """Sends a batch of deliveries, each on its own, and returns how many ended in each status.
+
+    What is not queued any more is left as it is (a task run twice sends nothing twice). One delivery's
+    trouble never stops the others: a device that is gone, a refusal or a fault of ours ends that delivery
+    only, and one the push service or mail server asks to try later goes on as its own send_delivery task,
+    with the same back-off and number of tries as if it had failed there. Two queries read the batch, one
+    transaction writes the outcomes after the sends (none is held open across the network). Sends start
+    only for `seconds`; whatever is left then, or after an interruption, is queued again as a new batch.
+    """
+    deadline = monotonic() + seconds
+    deliveries, preferences = _deliveries_load(delivery_ids)
+    waiting = [d for d in deliveries if d.status == DeliveryStatus.QUEUED]
+    counts: dict[str, int] = {}
+    for delivery in deliveries:
+        if delivery.status != DeliveryStatus.QUEUED:
+            counts[delivery.status] = counts.get(delivery.status, 0) + 1
+    attempts: list[_Attempt] = []
+    gone: set[int] = set()
+    try:
+        for delivery in waiting:
+            if monotonic() > deadline:
+                break
+            preference = preferences.get(delivery.resident_id) or NotificationPreference(
+                resident_id=delivery.resident_id
+            )
+            attempts.append(_attempt(delivery, preference, gone=gone))
+    finally:
+        # Also when interrupted (a time limit): what was sent is recorded, the rest queued again.
+        with transaction.atomic():
+            _attempts_record(attempts)
+            _retry_on_commit([a.delivery.pk for a in attempts if a.retry is not None])
+            _queue_on_commit([d.pk for d in waiting[len(attempts) :]])
+    for attempt in attempts:
+        status = attempt.status or DeliveryStatus.QUEUED
+        counts[status] = counts.get(status, 0) + 1
+    left = len(waiting) - len(attempts)
+    if left:
+        counts["requeued"] = left
+    return counts
 
 
 def delivery_gave_up(*, delivery_id: int) -> None:
     """Retries ran out: the delivery says so (with its last error), for staff and the resident's page."""
-    delivery = Delivery.objects.select_related("subscription").filter(pk=delivery_id).first()
+    delivery = Delivery.objects.filter(pk=delivery_id).first()
     if delivery is None or delivery.status != DeliveryStatus.QUEUED:
         return
-    if delivery.subscription is not None:
-        _subscription_failed(delivery.subscription)
+    if delivery.subscription_id is not None:
+        _subscription_failed(delivery.subscription_id)
     Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.QUEUED).update(status=DeliveryStatus.FAILED)
 
 

@@ -1,7 +1,10 @@
 """The only client of the push services (Web Push, RFC 8030): VAPID (RFC 8292), payload encryption
 (RFC 8291, aes128gcm) through pywebpush, timeouts, and answers sorted into gone, retryable or refused.
 
-It never follows a redirect and never sends anything but the encrypted payload it is given.
+It never follows a redirect and never sends anything but the encrypted payload it is given. Every message
+is encrypted on its own (a fresh key and salt); what is reused is the connection to a push service and
+the signed VAPID token for it, which names only that service's origin, the portal's contact and an expiry
+(nothing of any message), so it holds for every message to that origin until it expires.
 """
 
 import threading
@@ -12,10 +15,13 @@ import requests
 from django.conf import settings
 from pywebpush import WebPushException, webpush
 
-from portal.notify.vapid import vapid_signer
+from portal.notify.vapid import vapid_public_key, vapid_signer
 
-# A VAPID token lives this long (RFC 8292 allows at most 24 hours).
+# A VAPID token lives this long (RFC 8292 allows at most 24 hours) ...
 VAPID_TOKEN_SECONDS = 12 * 60 * 60
+# ... and is signed again once less than this is left, so a push service never sees one about to expire
+# (a slow send, clocks a few minutes apart): a token serves one push service for 11 hours.
+VAPID_RENEW_SECONDS = 60 * 60
 
 
 class PushError(Exception):
@@ -66,23 +72,41 @@ def endpoint_origin(endpoint: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+# (push service origin, subject, the portal's public key) -> (exp, the Authorization header)
+_vapid_tokens: dict[tuple[str, str, str], tuple[int, str]] = {}
+_vapid_lock = threading.Lock()
+
+
+def vapid_authorization(*, audience: str, now: float | None = None) -> str:
+    """The ``vapid t=<JWT>,k=<key>`` header for a push service's origin (RFC 8292 section 3), signed once
+    and reused until VAPID_RENEW_SECONDS before it expires. A new key or subject gets a new token."""
+    now = int(time.time() if now is None else now)
+    key = (audience, settings.VAPID_SUBJECT, vapid_public_key())
+    with _vapid_lock:
+        cached = _vapid_tokens.get(key)
+        if cached is not None and cached[0] - now > VAPID_RENEW_SECONDS:
+            return cached[1]
+        expires = now + VAPID_TOKEN_SECONDS
+        claims = {"sub": settings.VAPID_SUBJECT, "aud": audience, "exp": expires}
+        header = vapid_signer().sign(claims)["Authorization"]
+        _vapid_tokens[key] = (expires, header)
+        return header
+
+
 def push_send(*, endpoint: str, p256dh: str, auth: str, payload: str, topic: str, ttl: int) -> int:
     """Encrypts and posts one message; returns the push service's status (200-202) or raises PushError."""
-    claims: dict[str, str | int] = {
-        "sub": settings.VAPID_SUBJECT,
-        "aud": endpoint_origin(endpoint),
-        "exp": int(time.time()) + VAPID_TOKEN_SECONDS,
-    }
     try:
         response = webpush(
             subscription_info={"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}},
             data=payload,
-            vapid_private_key=vapid_signer(),
-            vapid_claims=claims,
             ttl=ttl,
             timeout=settings.WEBPUSH_TIMEOUT_SECONDS,
-            # One topic per kind: a device that was offline gets the latest message, not a pile of them.
-            headers={"Urgency": "normal", "Topic": topic},
+            headers={
+                "Authorization": vapid_authorization(audience=endpoint_origin(endpoint)),
+                "Urgency": "normal",
+                # One topic per kind: a device that was offline gets the latest message, not a pile of them.
+                "Topic": topic,
+            },
             requests_session=_session(),
         )
     except WebPushException as exc:

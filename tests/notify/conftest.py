@@ -121,6 +121,7 @@ class PushRequest:
     path: str
     headers: dict[str, str]
     body: bytes
+    client_port: int = 0  # the sender's end of the connection: the same port means a kept-alive one
 
 
 @dataclass
@@ -158,7 +159,9 @@ def push_service(push_tls, settings) -> Iterator[PushService]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             service.requests.append(
-                PushRequest(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                PushRequest(
+                    self.path, {k.lower(): v for k, v in self.headers.items()}, body, self.client_address[1]
+                )
             )
             status = service.status_for(self.path)
             self.send_response(status)

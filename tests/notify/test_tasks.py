@@ -8,8 +8,14 @@ from django.core.exceptions import ImproperlyConfigured
 
 from portal.celery import QUEUE_DEFAULT, QUEUES
 from portal.celery import app as celery_app
-from portal.notify import vapid
-from portal.notify.tasks import notify_resident, release_held, send_delivery
+from portal.notify import services, vapid
+from portal.notify.tasks import (
+    notify_resident,
+    release_held,
+    send_deliveries,
+    send_delivery,
+    send_delivery_later,
+)
 from tests.notify.conftest import b64url_decode
 
 
@@ -18,12 +24,18 @@ def _queue(task) -> str:
 
 
 def test_tasks_are_named_and_run_on_the_default_queue():
-    assert (send_delivery.name, notify_resident.name, release_held.name) == (
+    assert (send_deliveries.name, send_delivery.name, notify_resident.name, release_held.name) == (
+        "notify.send_deliveries",
         "notify.send_delivery",
         "notify.notify_resident",
         "notify.release_held",
     )
-    assert {_queue(send_delivery), _queue(notify_resident), _queue(release_held)} == {QUEUE_DEFAULT}
+    assert {
+        _queue(send_deliveries),
+        _queue(send_delivery),
+        _queue(notify_resident),
+        _queue(release_held),
+    } == {QUEUE_DEFAULT}
     assert QUEUE_DEFAULT in QUEUES
 
 
@@ -35,6 +47,26 @@ def test_sending_retries_with_back_off_and_ends_before_redelivery():
     assert send_delivery.soft_time_limit < send_delivery.time_limit
     visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
     assert send_delivery.retry_backoff_max + send_delivery.time_limit < visibility
+
+
+def test_a_batch_stops_starting_sends_well_before_its_time_limit_and_ends_before_redelivery():
+    assert send_deliveries.acks_late is True and send_deliveries.reject_on_worker_lost is True
+    # The last send started may take a client's whole timeout (connect, then read) after the deadline.
+    last_send = 2 * max(settings.WEBPUSH_TIMEOUT_SECONDS, 10)
+    assert (
+        services.SEND_BATCH_SECONDS + last_send < send_deliveries.soft_time_limit < send_deliveries.time_limit
+    )
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
+    assert send_deliveries.time_limit < visibility
+
+
+def test_a_batchs_retry_is_a_single_send_that_counts_the_batchs_try(monkeypatch):
+    queued = []
+    monkeypatch.setattr(send_delivery, "apply_async", lambda **options: queued.append(options))
+    send_delivery_later(42)
+    ((options),) = queued
+    assert options["args"] == (42,) and options["retries"] == 1
+    assert 0 <= options["countdown"] <= send_delivery.retry_backoff  # the first back-off, with jitter
 
 
 def test_held_messages_are_released_every_minute():
