@@ -70,7 +70,7 @@ def test_own_account_is_verified_and_a_family_members_is_refused(
     card_page.close()
 
     # Back on /account/: the bank checks, then the account shows as verified.
-    expect(page).to_have_url(f"{live_server.url}/account/", timeout=15_000)
+    expect(page).to_have_url(f"{live_server.url}/account/", timeout=30_000)
     expect(page.locator("#account-state")).to_have_attribute("data-state", "verified", timeout=60_000)
     expect(page.locator("#account-number")).to_have_text("●●●●567")
     expect(page.locator("#account-branch")).to_contain_text("238")
