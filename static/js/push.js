@@ -3,6 +3,7 @@
 // Without JavaScript the page says the control needs it; everything else on the page works without.
 (function () {
   "use strict";
+  var SUBSCRIBE_TIMEOUT_MS = 20000;
   var control = document.getElementById("push-control");
   if (!control) return;
   var nojs = document.getElementById("push-nojs");
@@ -109,7 +110,14 @@
         return null;
       }
       return registration.then(function (reg) {
-        return reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(vapidKey) });
+        // A browser whose push service cannot be reached never settles subscribe(): give up after a while
+        // and say so, instead of "working…" for ever.
+        return Promise.race([
+          reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(vapidKey) }),
+          new Promise(function (resolve, reject) {
+            window.setTimeout(function () { reject(new Error("push service timeout")); }, SUBSCRIBE_TIMEOUT_MS);
+          }),
+        ]);
       }).then(function (sub) {
         return send("POST", sub.toJSON()).then(function () { return digest(sub.endpoint); });
       }).then(function (hex) {

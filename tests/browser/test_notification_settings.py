@@ -74,3 +74,21 @@ def test_the_service_worker_shows_a_push_as_a_notification(
                list.length ? list.map(n => ({title: n.title, body: n.body, url: n.data.url})) : null)"""
     ).json_value()
     assert shown == [payload]
+
+
+def test_a_push_service_that_never_answers_ends_in_a_clear_message(
+    session_cookie, context: BrowserContext, page: Page, live_server
+):
+    # A browser whose push service cannot be reached: subscribe() never settles.
+    context.add_init_script(
+        "if (window.PushManager) {"
+        " PushManager.prototype.subscribe = function () { return new Promise(function () {}); }; }"
+    )
+    context.add_cookies([session_cookie])
+    context.grant_permissions(["notifications"], origin=live_server.url)
+    page.goto(f"{live_server.url}/settings/notifications/")
+    page.locator("#push-subscribe").click()
+    expect(page.locator("#push-status")).to_have_text(
+        "登録できませんでした。もう一度お試しください。", timeout=30_000
+    )
+    expect(page.locator("#push-subscribe")).to_be_enabled()
