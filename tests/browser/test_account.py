@@ -2,13 +2,11 @@
 verified by the (simulated) bank; his daughter's account is refused with the reason; a simulated agency
 looks the account up and he reads that look-up in his access history."""
 
-import re
-
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import CardApp
-from tests.browser.test_card_login import _approve, _open_card_app
+from tests.browser.test_card_login import _approve, _open_card_app, first_login
 from tests.browser.test_status_report import _simulator_cli, sender_registered  # noqa: F401
 from tests.conftest import PEOPLE
 from tests.integration.conftest import AgencySimulator
@@ -20,18 +18,6 @@ PERSON = PEOPLE[PERSON_ID]
 PURPOSE = "臨時特別給付金の支給"
 
 
-def _log_in(page: Page, live_server, card_app: CardApp) -> None:
-    page.goto(f"{live_server.url}/login/")
-    card_page = _open_card_app(page, card_app)
-    _approve(card_page, certificate="auth", card_id=PERSON_ID, secret=PERSON["card"]["pin"])
-    card_page.close()
-    expect(page).to_have_url(re.compile(r"/login/register/[0-9a-f-]+/$"))
-    card_page = _open_card_app(page, card_app)
-    _approve(card_page, certificate="signature", card_id=PERSON_ID, secret=PERSON["card"]["password"])
-    card_page.close()
-    expect(page).to_have_url(f"{live_server.url}/")
-
-
 def test_own_account_is_verified_and_a_family_members_is_refused(
     sender_registered: AgencySimulator,  # noqa: F811
     agency_worker,
@@ -39,7 +25,7 @@ def test_own_account_is_verified_and_a_family_members_is_refused(
     portal_with_card_app: CardApp,
     page: Page,
 ):
-    _log_in(page, live_server, portal_with_card_app)
+    first_login(page, live_server.url, portal_with_card_app, PERSON_ID)
     page.locator("#menu-account a").click()
     expect(page.locator("#no-account")).to_be_visible()
     page.locator("#register").click()

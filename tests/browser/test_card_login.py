@@ -35,6 +35,22 @@ def _approve(card_page: Page, *, certificate: str, card_id: str, secret: str) ->
         card_page.locator("#approve").click()
 
 
+def first_login(page: Page, base_url: str, card_app: CardApp, person_id: str) -> None:
+    """A demo person's first login through the QR flow, their user folder opened with the signature
+    certificate, ending on their dashboard."""
+    person = PEOPLE[person_id]
+    page.goto(f"{base_url}/login/")
+    card_page = _open_card_app(page, card_app)
+    _approve(card_page, certificate="auth", card_id=person_id, secret=person["card"]["pin"])
+    card_page.close()
+    expect(page).to_have_url(re.compile(r"/login/register/[0-9a-f-]+/$"))
+    card_page = _open_card_app(page, card_app)
+    _approve(card_page, certificate="signature", card_id=person_id, secret=person["card"]["password"])
+    card_page.close()
+    expect(page).to_have_url(f"{base_url}/")
+    expect(page.locator("#greeting")).to_contain_text(person["name"])
+
+
 def test_first_login_registers_shows_masked_number_and_logs_out(
     page: Page, live_server, portal_with_card_app: CardApp
 ):

@@ -2,14 +2,13 @@
 a real Celery worker, read them with charts, download JSON and PDF; the mis-linked record stays hidden."""
 
 import json
-import re
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import CardApp
-from tests.browser.test_card_login import _approve, _open_card_app
+from tests.browser.test_card_login import first_login
 from tests.conftest import PEOPLE
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -17,22 +16,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 PERSON = PEOPLE["suzuki-ichiro"]
 
 
-def _log_in(page: Page, live_server, card_app: CardApp) -> None:
-    page.goto(f"{live_server.url}/login/")
-    card_page = _open_card_app(page, card_app)
-    _approve(card_page, certificate="auth", card_id="suzuki-ichiro", secret=PERSON["card"]["pin"])
-    card_page.close()
-    expect(page).to_have_url(re.compile(r"/login/register/[0-9a-f-]+/$"))
-    card_page = _open_card_app(page, card_app)
-    _approve(card_page, certificate="signature", card_id="suzuki-ichiro", secret=PERSON["card"]["password"])
-    card_page.close()
-    expect(page).to_have_url(f"{live_server.url}/")
-
-
 def test_categories_arrive_are_readable_and_download(
     page: Page, live_server, portal_with_card_app: CardApp, agency_worker
 ):
-    _log_in(page, live_server, portal_with_card_app)
+    first_login(page, live_server.url, portal_with_card_app, "suzuki-ichiro")
     page.locator("#menu-myinfo a").click()
     expect(page).to_have_url(f"{live_server.url}/myinfo/")
     # Live progress: every card leaves "fetching" and the page reloads itself with the results.

@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 
 from portal.proxies.parents import fifteenth_birthday
 from tests.browser.conftest import CardApp
-from tests.browser.test_card_login import _approve, _open_card_app
+from tests.browser.test_card_login import _approve, _open_card_app, first_login
 from tests.conftest import PEOPLE
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -35,21 +35,6 @@ CHILD_VACCINES = ("ミールビック", "ジェービックV")
 CARD_FACTS_WARNING = (
     "マイナンバー（個人番号）と、氏名・生年月日・性別・住所をカードから読み取り、送信します。"
 )
-
-
-def _log_in_first_time(page: Page, base: str, card_app: CardApp) -> None:
-    page.goto(f"{base}/login/")
-    card_page = _open_card_app(page, card_app)
-    _approve(card_page, certificate="auth", card_id=PARENT_ID, secret=PARENT["card"]["pin"])
-    expect(card_page.locator("#result")).to_have_attribute("data-status", "accepted")
-    card_page.close()
-    expect(page).to_have_url(re.compile(r"/login/register/[0-9a-f-]+/$"))
-    card_page = _open_card_app(page, card_app)
-    _approve(card_page, certificate="signature", card_id=PARENT_ID, secret=PARENT["card"]["password"])
-    expect(card_page.locator("#result")).to_have_attribute("data-status", "accepted")
-    card_page.close()
-    expect(page).to_have_url(f"{base}/")
-    expect(page.locator("#greeting")).to_contain_text(PARENT["name"])
 
 
 def _wait_until_nothing_fetching(page: Page) -> None:
@@ -72,7 +57,7 @@ def test_parent_acts_for_her_child_with_the_childs_card(
     base = live_server.url
 
     # 1. She logs in; the login starts the fetches; her household record lists her son.
-    _log_in_first_time(page, base, card_app)
+    first_login(page, base, card_app, PARENT_ID)
     page.goto(f"{base}/myinfo/")
     _wait_until_nothing_fetching(page)
     expect(page.locator("#category-household")).to_have_attribute("data-state", "done")

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.browser.conftest import EXPECT_TIMEOUT_MS, CardApp
-from tests.browser.test_card_login import _approve, _open_card_app
+from tests.browser.test_card_login import _approve, _open_card_app, first_login
 from tests.conftest import PEOPLE
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -38,20 +38,6 @@ def other_context(browser: Browser) -> Iterator[BrowserContext]:
     context.set_default_timeout(EXPECT_TIMEOUT_MS)
     yield context
     context.close()
-
-
-def _log_in_first_time(page: Page, live_server, card_app: CardApp, person_id: str) -> None:
-    person = PEOPLE[person_id]
-    page.goto(f"{live_server.url}/login/")
-    card_page = _open_card_app(page, card_app)
-    _approve(card_page, certificate="auth", card_id=person_id, secret=person["card"]["pin"])
-    card_page.close()
-    expect(page).to_have_url(re.compile(r"/login/register/[0-9a-f-]+/$"))
-    card_page = _open_card_app(page, card_app)
-    _approve(card_page, certificate="signature", card_id=person_id, secret=person["card"]["password"])
-    card_page.close()
-    expect(page).to_have_url(f"{live_server.url}/")
-    expect(page.locator("#greeting")).to_contain_text(person["name"])
 
 
 def _wait_for_own_information(page: Page, live_server) -> None:
@@ -81,7 +67,7 @@ def test_invited_proxy_reads_granted_medical_data_and_notices_but_nothing_else(
     base = live_server.url
 
     # 1. He logs in; his information arrives; he invites a proxy for his medical data and notices only.
-    _log_in_first_time(page, live_server, card_app, PRINCIPAL_ID)
+    first_login(page, live_server.url, card_app, PRINCIPAL_ID)
     _wait_for_own_information(page, live_server)
     page.goto(f"{base}/proxies/")
     expect(page.locator("#no-proxies")).to_be_visible()
@@ -99,7 +85,7 @@ def test_invited_proxy_reads_granted_medical_data_and_notices_but_nothing_else(
 
     # 2. His daughter, in her own browser, logs in with her own card and accepts with the code.
     proxy_page = other_context.new_page()
-    _log_in_first_time(proxy_page, live_server, card_app, PROXY_ID)
+    first_login(proxy_page, live_server.url, card_app, PROXY_ID)
     _wait_for_own_information(proxy_page, live_server)
     proxy_page.goto(f"{base}/proxies/accept/")
     proxy_page.locator("#code").fill(invitation_code)
