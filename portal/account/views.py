@@ -64,8 +64,11 @@ def _record_view(resident: Resident, items: list[str], actor: Actor | None = Non
 def overview(request: HttpRequest) -> HttpResponse:
     subject = access.subject(request, ACCOUNT_VIEW)
     resident = subject.owner
-    account = selectors.account_get(resident=resident)
+    # The application first: the bank's answer commits the account and the application's state together,
+    # so an application read as decided guarantees the account read next is the decided one. (Read the
+    # other way round, a page drawn during that commit showed "no account" and stopped polling.)
     application = selectors.application_latest(resident=resident)
+    account = selectors.account_get(resident=resident)
     if account is not None:
         items = ["bank", "branch", "account_type", "account_number_masked", "holder_kana"]
         _record_view(resident, items, actor=subject.actor)

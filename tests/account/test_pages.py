@@ -144,3 +144,39 @@ def test_pages_need_a_login(client, db):
     for path in ("/account/", "/account/register/", "/account/delete/", "/account/banks/?q=a"):
         response = client.get(path)
         assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_a_page_drawn_while_the_bank_answer_commits_never_says_no_account_and_stops(
+    client, misaki, monkeypatch
+):
+    from portal.account import selectors
+    from tests.account.conftest import proof_for
+
+    details = services.account_details_check(
+        resident=misaki,
+        bank_code="0009",
+        branch_code="001",
+        account_type="ordinary",
+        number="2345678",
+        holder_kana="サトウ ミサキ",
+    )
+    application = services.account_apply(resident=misaki, details=details, proof=proof_for())
+    answered = []
+
+    def commit_after_first_read(read):
+        def wrapper(**kwargs):
+            result = read(**kwargs)
+            if not answered:  # the worker's commit lands between the page's two reads
+                answered.append(True)
+                services.account_bank_answer(application_id=application.pk, result=BankResult.MATCH)
+            return result
+
+        return wrapper
+
+    monkeypatch.setattr(selectors, "account_get", commit_after_first_read(selectors.account_get))
+    monkeypatch.setattr(
+        selectors, "application_latest", commit_after_first_read(selectors.application_latest)
+    )
+    page = client.get("/account/").content.decode()
+    # Either still checking (the page polls and reloads) or the verified account: never neither.
+    assert 'data-state="checking"' in page or 'data-state="verified"' in page
