@@ -121,6 +121,18 @@ def _received(simulator: AgencySimulator) -> list[dict]:
     return response.json()["responses"]
 
 
+def sign_and_await_receipt(page: Page, card_app: CardApp) -> str:
+    """The signature step-up in the card app, with her signature password; the portal's page then moves on
+    by itself to the receipt, whose number is returned."""
+    card_page = _open_card_app(page, card_app)
+    _approve(card_page, certificate="signature", card_id=PERSON_ID, secret=PERSON["card"]["password"])
+    expect(card_page.locator("#result")).to_have_attribute("data-status", "accepted")
+    card_page.close()
+    expect(page.locator("#receipt-number")).to_have_text(re.compile(r"\S+"), timeout=15_000)
+    expect(page.locator("#receipt-signed")).to_contain_text("署名済み")
+    return page.locator("#receipt-number").inner_text().strip()
+
+
 def test_status_report_is_answered_with_one_check_and_one_signature(
     sender_registered: AgencySimulator,
     agency_worker,
@@ -179,16 +191,7 @@ def test_status_report_is_answered_with_one_check_and_one_signature(
     page.locator("#confirmed").check()
     page.locator("#submit-answer").click()
 
-    # The signature step-up: the card app, with the signature password.
-    card_page = _open_card_app(page, card_app)
-    _approve(card_page, certificate="signature", card_id=PERSON_ID, secret=PERSON["card"]["password"])
-    expect(card_page.locator("#result")).to_have_attribute("data-status", "accepted")
-    card_page.close()
-
-    # The page moves on by itself to the receipt.
-    expect(page.locator("#receipt-number")).to_have_text(re.compile(r"\S+"), timeout=15_000)
-    expect(page.locator("#receipt-signed")).to_contain_text("署名済み")
-    receipt = page.locator("#receipt-number").inner_text().strip()
+    receipt = sign_and_await_receipt(page, card_app)
     interactions.counting = False
     answered_in = time.monotonic() - started
 

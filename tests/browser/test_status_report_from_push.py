@@ -57,6 +57,7 @@ from tests.browser.test_status_report import (  # noqa: F401 -- sender_registere
     _received,
     _simulator_cli,
     sender_registered,
+    sign_and_await_receipt,
 )
 from tests.integration.conftest import AgencySimulator, wait_until
 from tests.notify.conftest import (  # noqa: F401 -- push_service and push_tls are fixtures
@@ -500,16 +501,7 @@ def test_status_report_arrives_as_a_push_and_is_answered_from_the_notification(
     notice_page.locator("#confirmed").check()
     notice_page.locator("#submit-answer").click()
 
-    # The signature step-up: the card app, with the signature password.
-    card_page = _open_card_app(notice_page, card_app)
-    _approve(card_page, certificate="signature", card_id=PERSON_ID, secret=PERSON["card"]["password"])
-    expect(card_page.locator("#result")).to_have_attribute("data-status", "accepted")
-    card_page.close()
-
-    # The page moves on by itself to the receipt.
-    expect(notice_page.locator("#receipt-number")).to_have_text(re.compile(r"\S+"), timeout=15_000)
-    expect(notice_page.locator("#receipt-signed")).to_contain_text("署名済み")
-    receipt = notice_page.locator("#receipt-number").inner_text().strip()
+    receipt = sign_and_await_receipt(notice_page, card_app)
     interactions.counting = False
     answered_in = time.monotonic() - started
 
