@@ -87,6 +87,8 @@ INSTALLED_APPS = [
     "portal.notify",
     "portal.account",
     "portal.proxies",
+    "portal.firms",
+    "portal.consents",
     "notices",
     "api",
 ]
@@ -311,6 +313,21 @@ MYINFO_CONTRACTS_DIR = env_str("MYINFO_CONTRACTS_DIR", str(BASE_DIR / "contracts
 # Access history: the Ed25519 key that signs each day's root (PEM, PKCS#8). The demo and tests make one
 # when it is missing; production refuses to sign without it (portal.history.roots never makes one there).
 HISTORY_ROOT_KEY_FILE = env_str("HISTORY_ROOT_KEY", str(VAR_DIR / "keys" / "history-root.pem"))
+
+# The consent API for firms (portal.firms, portal.consents): an OAuth 2.0 / OpenID Connect server.
+# The ID-token signing key is an EC P-256 private key (PEM); the demo and tests make one when it is missing.
+OIDC_SIGNING_KEY_FILE = env_str("OIDC_SIGNING_KEY", str(VAR_DIR / "keys" / "oidc-signing.pem"))
+# The issuer: the portal's public origin. Discovery, audiences and DPoP's htu are built from it.
+OIDC_ISSUER = env_str("OIDC_ISSUER", None if PRODUCTION else "http://127.0.0.1:8000").rstrip("/")
+CONSENT_ACCESS_TOKEN_SECONDS = min(env_int("CONSENT_ACCESS_TOKEN_SECONDS", 10 * 60), 10 * 60)
+CONSENT_CODE_SECONDS = env_int("CONSENT_CODE_SECONDS", 60)
+CONSENT_PAR_SECONDS = env_int("CONSENT_PAR_SECONDS", 90)
+# Consenting needs a card login at most this old (the consent screen asks for a new one otherwise).
+CONSENT_RECENT_LOGIN_SECONDS = env_int("CONSENT_RECENT_LOGIN_SECONDS", 10 * 60)
+# Sandbox clients are served only where every card is a test card (the demo and the tests).
+FIRMS_SANDBOX = env_bool("FIRMS_SANDBOX", not PRODUCTION)
+# Requests per minute a firm may make to the resource API and to the token endpoint.
+CONSENT_API_RATE_PER_MINUTE = env_int("CONSENT_API_RATE_PER_MINUTE", 600)
 
 # Notifications (portal.notify): Web Push with VAPID (RFC 8292) and e-mail, neither with any content.
 # The VAPID key is a P-256 private key (PEM); the demo and tests make one when it is missing.
