@@ -68,6 +68,9 @@ class PushedAuthorization(models.Model):
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"pushed request {self.pk}"
+
 
 class AuthorizationCode(models.Model):
     code_hash = models.CharField(max_length=64, unique=True)
@@ -83,6 +86,9 @@ class AuthorizationCode(models.Model):
     auth_time = models.DateTimeField()
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"code {self.pk}"
 
 
 class IssuedToken(models.Model):
@@ -102,6 +108,9 @@ class IssuedToken(models.Model):
     class Meta:
         indexes: ClassVar = [models.Index(fields=["consent", "revoked_at"], name="issued_token_consent")]
 
+    def __str__(self) -> str:
+        return f"token {self.pk}"
+
 
 class PullRecord(models.Model):
     """When a consent's item was last released: periodic access allows one pull per interval."""
@@ -114,3 +123,6 @@ class PullRecord(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["consent", "category"], name="pull_record_consent_category")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.category} at {self.pulled_at}"
