@@ -10,7 +10,11 @@ from portal.core.errors import PortalError
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, PortalError):
-        response = Response(exc.as_json(), status=exc.status)
+        body = exc.as_json()
+        challenge = body.pop("www_authenticate", None)
+        response = Response(body, status=exc.status)
+        if challenge:
+            response["WWW-Authenticate"] = challenge
         if "retry_after" in exc.extra:
             response["Retry-After"] = str(exc.extra["retry_after"])
         return response

@@ -194,6 +194,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "refresh-crl": {"task": "identity.refresh_crl", "schedule": timedelta(minutes=30)},
     "end-expired-proxies": {"task": "proxies.end_expired", "schedule": timedelta(hours=1)},
+    "consents-expire": {"task": "consents.expire", "schedule": timedelta(minutes=10)},
     "purge-signing-requests": {"task": "identity.purge_signing_requests", "schedule": timedelta(hours=1)},
     "history-partitions": {"task": "history.ensure_partitions", "schedule": timedelta(hours=24)},
     # 00:10 each day in TIME_ZONE (Celery follows Django's Asia/Tokyo): yesterday is over by then.

@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("portal.notify.urls")),
     path("", include("portal.account.urls")),
     path("", include("portal.proxies.urls")),
+    path("", include("portal.consents.urls")),
     path("", include("notices.urls")),
     path("api/", include("api.urls")),
 ]

@@ -90,6 +90,26 @@ class AuthorizationCode(models.Model):
     def __str__(self) -> str:
         return f"code {self.pk}"
 
+    # authlib's AuthorizationCodeMixin (OpenID Connect's) and what its PKCE extension reads.
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str:
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        return int(self.auth_time.timestamp())
+
+    def get_acr(self) -> str:
+        return ""
+
+    def get_amr(self) -> list[str]:
+        # The card: something held (the chip's key) and something known (the PIN).
+        return ["hwk", "pin"]
+
 
 class IssuedToken(models.Model):
     consent = models.ForeignKey(Consent, on_delete=models.CASCADE, related_name="tokens")
@@ -110,6 +130,27 @@ class IssuedToken(models.Model):
 
     def __str__(self) -> str:
         return f"token {self.pk}"
+
+    # authlib's TokenMixin: what its refresh, revocation and introspection endpoints read.
+    def check_client(self, client) -> bool:
+        return client.get_client_id() == self.client.client_id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        return int((self.expires_at - self.issued_at).total_seconds())
+
+    def is_expired(self) -> bool:
+        from django.utils import timezone
+
+        return self.expires_at <= timezone.now()
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def get_user(self) -> Consent:
+        return self.consent
 
 
 class PullRecord(models.Model):

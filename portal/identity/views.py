@@ -25,6 +25,8 @@ from portal.identity.models import SigningKind, SigningRequest, SigningStatus
 from portal.identity.qr import qr_svg
 
 SESSION_BROWSER_KEY = "portal_browser_key"
+# Where to go once logged in (a page that asked for a fresh login, such as a firm's consent screen).
+SESSION_LOGIN_NEXT = "portal_login_next"
 MAX_RESPONSE_BODY = 32_768
 
 
@@ -52,14 +54,20 @@ def signing_context(request: HttpRequest, signing_request: SigningRequest) -> di
     }
 
 
-def _start_session(request: HttpRequest, user: Any) -> None:
+def _start_session(request: HttpRequest, user: Any) -> HttpResponse:
+    """Logs the user in and sends them on: to the page that asked for the login, or home."""
     browser_key = request.session.get(SESSION_BROWSER_KEY)
+    next_url = request.session.get(SESSION_LOGIN_NEXT)
     login(request, user, backend="portal.identity.backends.PortalBackend")
     now = time.time()
     request.session[SESSION_LOGIN_AT] = now
     request.session[SESSION_LAST_SEEN] = now
+    request.session.pop(SESSION_LOGIN_NEXT, None)
     if browser_key:
         request.session[SESSION_BROWSER_KEY] = browser_key
+    if next_url and url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        return redirect(next_url)
+    return redirect("dashboard:home")
 
 
 @never_cache
@@ -82,8 +90,7 @@ def login_complete_view(request: HttpRequest, request_id: UUID) -> HttpResponse:
     except PortalError as error:
         return render(request, "identity/login_failed.html", {"error": error}, status=error.status)
     if outcome.user is not None:
-        _start_session(request, outcome.user)
-        return redirect("dashboard:home")
+        return _start_session(request, outcome.user)
     return redirect("identity:register", request_id=outcome.register_request.id)
 
 
@@ -95,8 +102,7 @@ def register_page(request: HttpRequest, request_id: UUID) -> HttpResponse:
             user = services.register_complete(request_id=request_id, browser_key=browser_key_of(request))
         except PortalError as error:
             return render(request, "identity/login_failed.html", {"error": error}, status=error.status)
-        _start_session(request, user)
-        return redirect("dashboard:home")
+        return _start_session(request, user)
     signing_request = SigningRequest.objects.filter(
         pk=request_id,
         kind=SigningKind.REGISTER,

@@ -128,3 +128,29 @@ def myinfo_payload(
         .first()
     )
     return json.loads(entry.payload) if entry is not None else None
+
+
+@dataclass(frozen=True)
+class HeldInformation:
+    """A category as the cache holds it, for a release outside the pages (the consent API)."""
+
+    state: str
+    data: dict[str, Any] | None
+    as_of: datetime | None
+    agency_id: str
+
+
+def myinfo_held(*, resident: Resident, category: str, now: datetime | None = None) -> HeldInformation | None:
+    """The entry's state and, while held and unexpired (never quarantined), its data; None if never asked."""
+    now = now or timezone.now()
+    entry = CategoryEntry.objects.filter(resident=resident, category=category).first()
+    if entry is None:
+        return None
+    usable = entry.payload is not None and entry.expires_at and entry.expires_at > now
+    held = usable and entry.state != EntryState.QUARANTINED
+    return HeldInformation(
+        state=entry.state,
+        data=json.loads(entry.payload) if held else None,
+        as_of=entry.as_of if held else None,
+        agency_id=entry.agency_id,
+    )

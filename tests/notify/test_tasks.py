@@ -8,6 +8,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from portal.celery import QUEUE_DEFAULT, QUEUES
 from portal.celery import app as celery_app
+from portal.core.keyfiles import p256_private_key
 from portal.notify import services, vapid
 from portal.notify.tasks import (
     notify_resident,
@@ -80,7 +81,7 @@ def test_the_vapid_key_is_made_once_and_its_public_half_is_a_p256_point(settings
     assert (tmp_path / "keys" / "vapid.pem").stat().st_mode & 0o777 == 0o600
     point = b64url_decode(public)
     assert len(point) == 65 and point[0] == 4
-    vapid._load_key.cache_clear()
+    p256_private_key.cache_clear()
     assert vapid.vapid_public_key() == public  # read back, not made again
     pem = (tmp_path / "keys" / "vapid.pem").read_bytes()
     assert serialization.load_pem_private_key(pem, password=None).curve.name == "secp256r1"

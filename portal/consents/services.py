@@ -1,0 +1,379 @@
+"""Consents and their credentials: pushing a request, granting, using, ending, telling the firm.
+
+Credentials (codes, tokens, request handles) are random and kept only as keyed hashes. A token is good
+only while its consent is active and unexpired, its firm approved and not suspended, and its client still
+allowed in its environment; every use checks all of that again, so a revocation or a suspension stops the
+next call.
+"""
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from portal.consents.models import (
+    AuthorizationCode,
+    Consent,
+    ConsentState,
+    IssuedToken,
+    PullRecord,
+    PushedAuthorization,
+)
+from portal.consents.scopes import (
+    BASIC_CATEGORY,
+    CATEGORY_SCOPES,
+    DATA_SCOPES,
+    MEDICAL_PERIODIC_MAX_DAYS,
+    MEDICAL_SCOPES,
+    OPENID,
+    pulled_categories,
+)
+from portal.core.crypto import lookup_hash
+from portal.core.errors import PortalError
+from portal.firms.models import AccessKind, ClientEnvironment, FirmClient, FirmPurpose, FirmState
+from portal.identity.models import Resident
+from portal.identity.services import StepUpProof
+
+REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
+GRANT_ACT = "consent.grant"
+# Parameters a pushed request may carry; anything else is refused rather than silently dropped.
+PUSHED_PARAMETERS = frozenset(
+    {
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+        "purpose",
+        "dpop_jkt",
+        "prompt",
+        "max_age",
+        "ui_locales",
+    }
+)
+CLIENT_AUTH_PARAMETERS = frozenset({"client_assertion", "client_assertion_type"})
+
+
+def credential_hash(value: str, *, kind: str) -> str:
+    return lookup_hash(value, purpose=f"consent-{kind}")
+
+
+# --- firms and clients ----------------------------------------------------------------------------------
+
+
+def usable_client(client_id: str) -> FirmClient | None:
+    """The client if its firm is approved and it may be used in its environment here; else None."""
+    client = FirmClient.objects.select_related("firm").filter(client_id=client_id).first()
+    if client is None or client.firm.state != FirmState.APPROVED:
+        return None
+    if client.environment == ClientEnvironment.SANDBOX and not settings.FIRMS_SANDBOX:
+        return None
+    if client.environment == ClientEnvironment.PRODUCTION and not client.firm.production_allowed:
+        return None
+    return client
+
+
+def client_scopes(client: FirmClient) -> set[str]:
+    scopes = {OPENID}
+    for purpose in client.firm.purposes.all():
+        scopes.update(purpose.scopes)
+    return scopes
+
+
+def pairwise_subject(consent: Consent) -> str:
+    """The resident's `sub` at this firm: stable for the firm, unrelated across firms (SPEC 2.2)."""
+    return lookup_hash(f"{consent.firm.public_id}:{consent.resident.public_id}", purpose="pairwise-sub")
+
+
+# --- pushed authorization requests (RFC 9126) ------------------------------------------------------------
+
+
+def pushed_request_check(client: FirmClient, params: dict[str, str]) -> FirmPurpose:
+    """What authlib does not check about a pushed request; raises the OAuth error the client should get."""
+    if "request_uri" in params:
+        raise InvalidRequestError("A pushed request cannot itself carry request_uri.")
+    if "request" in params:
+        raise InvalidRequestError("Request objects are not accepted; push the parameters themselves.")
+    unknown = sorted(set(params) - PUSHED_PARAMETERS - CLIENT_AUTH_PARAMETERS)
+    if unknown:
+        raise InvalidRequestError(f"Unknown parameters: {', '.join(unknown)}.")
+    if params.get("client_id", client.client_id) != client.client_id:
+        raise InvalidRequestError("client_id does not match the authenticated client.")
+    for required in ("redirect_uri", "scope", "state", "nonce", "code_challenge", "purpose"):
+        if not params.get(required):
+            raise InvalidRequestError(f"Missing '{required}'.")
+    if params.get("code_challenge_method") != "S256":
+        raise InvalidRequestError("PKCE with code_challenge_method=S256 is required.")
+    scopes = params["scope"].split()
+    if OPENID not in scopes:
+        raise InvalidScopeError("The scope must include openid.")
+    purpose = FirmPurpose.objects.filter(firm=client.firm, code=params["purpose"]).first()
+    if purpose is None:
+        raise InvalidRequestError("Unknown purpose: use a purpose code the portal approved for this firm.")
+    data_scopes = [s for s in scopes if s != OPENID]
+    if not data_scopes:
+        raise InvalidScopeError("Ask for at least one item.")
+    outside = sorted(set(data_scopes) - set(purpose.scopes))
+    if outside:
+        raise InvalidScopeError(f"Not declared for this purpose: {', '.join(outside)}.")
+    if len(set(scopes)) != len(scopes):
+        raise InvalidScopeError("A scope is repeated.")
+    jkt = params.get("dpop_jkt", "")
+    if jkt and not (20 <= len(jkt) <= 64):
+        raise InvalidRequestError("dpop_jkt is not a JWK thumbprint.")
+    return purpose
+
+
+def pushed_request_store(client: FirmClient, params: dict[str, str]) -> tuple[str, int]:
+    handle = secrets.token_urlsafe(32)
+    lifetime = settings.CONSENT_PAR_SECONDS
+    PushedAuthorization.objects.create(
+        handle_hash=credential_hash(handle, kind="par"),
+        client=client,
+        params={k: v for k, v in params.items() if k not in CLIENT_AUTH_PARAMETERS},
+        expires_at=timezone.now() + timedelta(seconds=lifetime),
+    )
+    return REQUEST_URI_PREFIX + handle, lifetime
+
+
+def _pushed_error(ja: str, en: str) -> PortalError:
+    return PortalError("invalid_request_uri", ja, en, 400)
+
+
+def pushed_request_find(*, client_id: str, request_uri: str) -> PushedAuthorization:
+    """The pushed request the browser's link names, unused and unexpired, of that very client."""
+    if not request_uri:
+        raise _pushed_error(
+            "この連携要求は受け付けられません（事業者が要求を事前に送っていません）。",
+            "This request cannot be accepted: the firm did not push it first (RFC 9126).",
+        )
+    if not request_uri.startswith(REQUEST_URI_PREFIX):
+        raise _pushed_error("連携要求の形式が正しくありません。", "The request_uri is malformed.")
+    handle = request_uri.removeprefix(REQUEST_URI_PREFIX)
+    pushed = (
+        PushedAuthorization.objects.select_related("client__firm")
+        .filter(handle_hash=credential_hash(handle, kind="par"))
+        .first()
+    )
+    if pushed is None or pushed.client.client_id != client_id:
+        raise _pushed_error(
+            "この連携要求は見つかりません。事業者のサイトからやり直してください。",
+            "This request was not found. Please start again from the firm's site.",
+        )
+    return pushed_request_find_again(pushed)
+
+
+def pushed_request_find_again(pushed: PushedAuthorization) -> PushedAuthorization:
+    """The same request, still unused and unexpired, and its firm still allowed; else a PortalError."""
+    if pushed.used_at is not None or pushed.expires_at <= timezone.now():
+        raise _pushed_error(
+            "この連携要求は期限切れか、使用済みです。事業者のサイトからやり直してください。",
+            "This request has expired or was already used. Please start again from the firm's site.",
+        )
+    if usable_client(pushed.client.client_id) is None:
+        raise _pushed_error(
+            "この事業者は現在ご利用いただけません。",
+            "This firm cannot be used at present.",
+        )
+    return pushed
+
+
+def pushed_request_take(pushed: PushedAuthorization) -> None:
+    """Marks the request used, once; a second decision on it is refused."""
+    taken = PushedAuthorization.objects.filter(pk=pushed.pk, used_at__isnull=True).update(
+        used_at=timezone.now()
+    )
+    if not taken:
+        raise _pushed_error(
+            "この連携要求はすでに処理されました。",
+            "This request has already been answered.",
+        )
+
+
+# --- the consent ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsentTerms:
+    """What the consent screen shows and the resident signs: exactly the pushed request's terms."""
+
+    purpose: FirmPurpose
+    scopes: list[str]
+    access_kind: str
+    interval_days: int | None
+    access_days: int
+    retention_days: int
+
+    def payload(self, client: FirmClient, pushed: PushedAuthorization) -> dict[str, Any]:
+        return {
+            "request": pushed.pk,
+            "client_id": client.client_id,
+            "firm": str(client.firm.public_id),
+            "purpose": self.purpose.code,
+            "scopes": self.scopes,
+            "access_kind": self.access_kind,
+            "interval_days": self.interval_days,
+            "access_days": self.access_days,
+            "retention_days": self.retention_days,
+        }
+
+
+def consent_terms(pushed: PushedAuthorization) -> ConsentTerms:
+    purpose = FirmPurpose.objects.get(firm=pushed.client.firm, code=pushed.params["purpose"])
+    scopes = [s for s in pushed.params["scope"].split() if s in DATA_SCOPES]
+    access_days = purpose.access_days
+    if purpose.access_kind == AccessKind.PERIODIC and MEDICAL_SCOPES.intersection(scopes):
+        access_days = min(access_days, MEDICAL_PERIODIC_MAX_DAYS)
+    return ConsentTerms(
+        purpose=purpose,
+        scopes=scopes,
+        access_kind=purpose.access_kind,
+        interval_days=purpose.interval_days if purpose.access_kind == AccessKind.PERIODIC else None,
+        access_days=access_days,
+        retention_days=pushed.client.firm.retention_days,
+    )
+
+
+@transaction.atomic
+def consent_grant(
+    *, resident: Resident, pushed: PushedAuthorization, terms: ConsentTerms, proof: StepUpProof
+) -> Consent:
+    if resident.user_id is None:  # pragma: no cover - a resident always has a login
+        raise AssertionError("resident without a login")
+    pushed_request_take(pushed)
+    now = timezone.now()
+    return Consent.objects.create(
+        resident=resident,
+        firm=pushed.client.firm,
+        client=pushed.client,
+        purpose=terms.purpose,
+        purpose_code=terms.purpose.code,
+        purpose_ja=terms.purpose.description_ja,
+        purpose_en=terms.purpose.description_en,
+        scopes=terms.scopes,
+        access_kind=terms.access_kind,
+        interval_days=terms.interval_days,
+        retention_days=terms.retention_days,
+        starts_at=now,
+        expires_at=now + timedelta(days=terms.access_days),
+        signing_request_id=proof.request_id,
+        act_digest=proof.act_digest,
+        signer_serial_hash=proof.signer_serial_hash,
+    )
+
+
+def consent_usable(consent: Consent) -> bool:
+    firm = consent.firm
+    return (
+        consent.state == ConsentState.ACTIVE
+        and consent.expires_at > timezone.now()
+        and firm.state == FirmState.APPROVED
+        and usable_client(consent.client.client_id) is not None
+    )
+
+
+def consent_refreshable(consent: Consent) -> bool:
+    return consent.access_kind == AccessKind.PERIODIC
+
+
+def consent_end(consent: Consent, *, state: str) -> bool:
+    """Ends an active consent and every token of it at once; the firm is told after the commit."""
+    from portal.consents.tasks import tell_firm_consent_ended  # the task module imports this one
+
+    now = timezone.now()
+    with transaction.atomic():
+        ended = Consent.objects.filter(pk=consent.pk, state=ConsentState.ACTIVE).update(
+            state=state, ended_at=now
+        )
+        if not ended:
+            return False
+        IssuedToken.objects.filter(consent=consent, revoked_at__isnull=True).update(revoked_at=now)
+        transaction.on_commit(lambda: tell_firm_consent_ended.delay(consent_id=consent.pk), robust=True)
+    return True
+
+
+def consent_revoke(*, resident: Resident, consent_public_id: Any) -> Consent:
+    consent = (
+        Consent.objects.filter(resident=resident, public_id=consent_public_id).select_related("firm").first()
+    )
+    if consent is None:
+        raise PortalError(
+            "unknown_consent", "この同意は見つかりません。", "This consent does not exist.", 404
+        )
+    if not consent_end(consent, state=ConsentState.REVOKED):
+        raise PortalError(
+            "consent_not_active",
+            "この同意はすでに終了しています。",
+            "This consent has already ended.",
+            409,
+        )
+    return consent
+
+
+def consents_expire(*, now: dt.datetime | None = None) -> int:
+    """Ends consents past their expiry (beat); returns how many."""
+    now = now or timezone.now()
+    ended = 0
+    for consent in Consent.objects.filter(state=ConsentState.ACTIVE, expires_at__lte=now):
+        ended += consent_end(consent, state=ConsentState.EXPIRED)
+    return ended
+
+
+def code_replayed(code: AuthorizationCode) -> None:
+    """RFC 6749 section 4.1.2: a code used twice revokes what it gave."""
+    IssuedToken.objects.filter(code=code, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def token_by_string(token_string: str) -> IssuedToken | None:
+    return (
+        IssuedToken.objects.select_related("consent__firm", "consent__resident", "client")
+        .filter(access_token_hash=credential_hash(token_string, kind="access"))
+        .first()
+        or IssuedToken.objects.select_related("consent__firm", "consent__resident", "client")
+        .filter(refresh_token_hash=credential_hash(token_string, kind="refresh"))
+        .first()
+    )
+
+
+# --- pulls through the resource API ----------------------------------------------------------------------
+
+
+def pull_allowed_after(consent: Consent, category: str) -> dt.datetime | None:
+    """None if the category may be pulled now; else when it may be (periodic access, one per interval)."""
+    if consent.access_kind != AccessKind.PERIODIC or not consent.interval_days:
+        return None
+    last = (
+        PullRecord.objects.filter(consent=consent, category=category)
+        .values_list("pulled_at", flat=True)
+        .first()
+    )
+    if last is None:
+        return None
+    allowed = last + timedelta(days=consent.interval_days)
+    return allowed if allowed > timezone.now() else None
+
+
+def pull_record(consent: Consent, category: str) -> None:
+    """After a release: when it happened, and a one-time consent used up once all it covers was pulled."""
+    now = timezone.now()
+    PullRecord.objects.update_or_create(consent=consent, category=category, defaults={"pulled_at": now})
+    Consent.objects.filter(pk=consent.pk).update(last_used_at=now)
+    if consent.access_kind == AccessKind.ONE_TIME:
+        pulled = set(PullRecord.objects.filter(consent=consent).values_list("category", flat=True))
+        if pulled_categories(consent.scopes) <= pulled:
+            consent_end(consent, state=ConsentState.USED)
+
+
+def category_granted(consent: Consent, category: str) -> bool:
+    if category == BASIC_CATEGORY:
+        return any(s in consent.scopes for s in ("name", "birth_date", "sex", "address"))
+    return category in CATEGORY_SCOPES and category in consent.scopes
