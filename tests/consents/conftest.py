@@ -96,8 +96,8 @@ class FirmAgent:
         proof = dpop if dpop is not None else self.dpop("POST", "/oauth/token")
         return http.post("/oauth/token", {**data, **self.auth(**auth)}, HTTP_DPOP=proof)
 
-    def exchange(self, http: Client, code: str, **overrides: Any):
-        data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI}
+    def exchange(self, http: Client, issued_code: str, **overrides: Any):
+        data = {"grant_type": "authorization_code", "code": issued_code, "redirect_uri": REDIRECT_URI}
         data["code_verifier"] = self.verifier
         data.update(overrides)
         return self.token(http, {k: v for k, v in data.items() if v is not None})
