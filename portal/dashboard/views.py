@@ -35,7 +35,9 @@ MENU = [
     MenuEntry("history", _("アクセス記録"), _("いつ、誰が、何のためにあなたの情報を見たか"), "history:list"),
     MenuEntry("account", _("公金受取口座"), _("給付金などを受け取る、ご本人名義の口座"), "account:overview"),
     MenuEntry("proxies", _("代理人"), _("あなたに代わって手続できる人"), "proxies:list"),
-    MenuEntry("consents", _("民間サービスとの連携"), _("情報の提供に同意した事業者と、その取消し"), None),
+    MenuEntry(
+        "consents", _("民間サービスとの連携"), _("情報の提供に同意した事業者と、その取消し"), "consents:list"
+    ),
     MenuEntry(
         "notifications", _("通知の設定"), _("お知らせが届いたときのプッシュ通知とメール"), "notify:settings"
     ),
