@@ -188,3 +188,44 @@ def consent_and_code(client: Client, jpki, agent: FirmAgent, *, card: str = "yam
     assert back["Location"].startswith(REDIRECT_URI) and query["state"] == [agent.state]
     assert query["iss"] == [ISSUER]
     return query["code"][0]
+
+
+def issued_token(agent: FirmAgent, resident: Resident, scopes: list[str]) -> str:
+    """A consent and a token for it made directly, as the flow would leave them (for tests of the API)."""
+    from datetime import timedelta
+
+    from portal.consents.models import Consent, IssuedToken
+    from portal.consents.services import credential_hash
+
+    client = FirmClient.objects.select_related("firm").get(client_id=agent.client_id)
+    purpose = client.firm.purposes.get()
+    now = timezone.now()
+    consent = Consent.objects.create(
+        resident=resident,
+        firm=client.firm,
+        client=client,
+        purpose=purpose,
+        purpose_code=purpose.code,
+        purpose_ja=purpose.description_ja,
+        purpose_en=purpose.description_en,
+        scopes=scopes,
+        access_kind=purpose.access_kind,
+        interval_days=purpose.interval_days,
+        retention_days=client.firm.retention_days,
+        starts_at=now,
+        expires_at=now + timedelta(days=purpose.access_days),
+        signing_request_id=uuid.uuid4(),
+        act_digest="c" * 64,
+        signer_serial_hash="s" * 64,
+    )
+    token = secrets.token_urlsafe(32)
+    IssuedToken.objects.create(
+        consent=consent,
+        client=client,
+        access_token_hash=credential_hash(token, kind="access"),
+        scope=" ".join(["openid", *scopes]),
+        dpop_jkt=agent.dpop_key.thumbprint(),
+        issued_at=now,
+        expires_at=now + timedelta(minutes=10),
+    )
+    return token
