@@ -202,3 +202,23 @@ def test_the_same_resident_has_a_different_sub_at_every_firm(client, trusted_jpk
     first, second = Consent.objects.order_by("pk")
     assert services.pairwise_subject(first) != services.pairwise_subject(second)
     assert services.pairwise_subject(first) == services.pairwise_subject(Consent.objects.get(pk=first.pk))
+
+
+def test_a_change_of_controller_ends_every_active_consent_and_tells_each_resident(
+    client, trusted_jpki, bank, hanako, django_capture_on_commit_callbacks
+):
+    from notices.models import Notice
+
+    token = bank.exchange(Client(), consent_and_code(client, trusted_jpki, bank)).json()["access_token"]
+    consent = Consent.objects.get()
+    with django_capture_on_commit_callbacks():
+        ended = services.consents_end_for_controller_change(
+            firm_id=consent.firm_id, new_legal_name="株式会社みらい銀行"
+        )
+    assert ended == 1
+    consent.refresh_from_db()
+    assert consent.state == ConsentState.CONTROLLER_CHANGED
+    assert bank.api(Client(), "/api/v1/userinfo", token).status_code == 401
+    notice = Notice.objects.get(title_ja="情報の提供先の事業者が変わりました")
+    assert "株式会社みらい銀行" in notice.body_ja and "改めて同意" in notice.body_ja
+    assert services.consents_end_for_controller_change(firm_id=consent.firm_id, new_legal_name="x") == 0
