@@ -75,10 +75,12 @@ class FakePortal:
     par_error: str | None = None
     unreachable: bool = False
     userinfo_sub: str | None = None
+    periodic: bool = False  # a periodic consent: the token answer carries a refresh token
     # What it saw.
     pushed: dict[str, dict[str, str]] = field(default_factory=dict)
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refresh_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     assertion_jtis: list[str] = field(default_factory=list)
     proof_jtis: list[str] = field(default_factory=list)
     proofs: list[dict[str, Any]] = field(default_factory=list)
@@ -240,6 +242,8 @@ class FakePortal:
         form = self._form(request)
         self._client_authenticated(form)
         jkt = self._proof(request)
+        if form.get("grant_type") == "refresh_token":
+            return self._refreshed(form, jkt)
         if form.get("grant_type") != "authorization_code":
             raise Refused(400, "unsupported_grant_type")
         code = self.codes.get(form.get("code", ""))
@@ -252,8 +256,6 @@ class FakePortal:
             raise Refused(400, "invalid_grant")
         if code.get("dpop_jkt") and code["dpop_jkt"] != jkt:
             raise Refused(400, "invalid_dpop_proof")
-        access_token = secrets.token_urlsafe(24)
-        self.tokens[access_token] = {"jkt": jkt, "sub": code["sub"]}
         now = int(time.time())
         id_claims = {
             "iss": self.issuer,
@@ -271,17 +273,30 @@ class FakePortal:
             {k: v for k, v in id_claims.items() if v is not None},
             signing,
         )
-        return httpx.Response(
-            200,
-            json={
-                "access_token": access_token,
-                "token_type": self.token_type,
-                "expires_in": 600,
-                "scope": code["scope"],
-                "id_token": id_token,
-            },
-            headers={"Cache-Control": "no-store"},
-        )
+        return self._token_answer(jkt, code["sub"], code["scope"], id_token=id_token)
+
+    def _refreshed(self, form: dict[str, str], jkt: str) -> httpx.Response:
+        grant = self.refresh_tokens.get(form.get("refresh_token", ""))
+        if grant is None or self.revoked or grant["jkt"] != jkt:
+            raise Refused(400, "invalid_grant")
+        return self._token_answer(jkt, grant["sub"], grant["scope"])
+
+    def _token_answer(self, jkt: str, sub: str, scope: str, *, id_token: str | None = None) -> httpx.Response:
+        access_token = secrets.token_urlsafe(24)
+        self.tokens[access_token] = {"jkt": jkt, "sub": sub}
+        answer = {
+            "access_token": access_token,
+            "token_type": self.token_type,
+            "expires_in": 600,
+            "scope": scope,
+        }
+        if id_token is not None:
+            answer["id_token"] = id_token
+        if self.periodic:
+            refresh_token = secrets.token_urlsafe(24)
+            self.refresh_tokens[refresh_token] = {"jkt": jkt, "sub": sub, "scope": scope}
+            answer["refresh_token"] = refresh_token
+        return httpx.Response(200, json=answer, headers={"Cache-Control": "no-store"})
 
     def _token_of(self, request: httpx.Request) -> dict[str, Any]:
         scheme, _, access_token = request.headers.get("Authorization", "").partition(" ")

@@ -148,16 +148,52 @@ def test_check_again_after_revocation_says_the_portal_refused(bank: TestClient, 
 def test_check_again_with_an_expired_token_does_not_call_the_portal(bank: TestClient, portal, settings):
     consent_and_return(bank, portal)
     page = bank.get("/application").text
-    store = bank.app.state.store
-    application = store.application_latest(bank.cookies["bank_session"])
-    application.token_expires_at = 1.0
-    store.application_save(application)
+    _expire_token(bank)
     calls = len(_requests_to(portal, "/api/v1/"))
 
     bank.post("/application/check-again", data={"csrf_token": csrf_of(page)})
 
     assert 'data-code="token_expired"' in bank.get("/application").text
     assert len(_requests_to(portal, "/api/v1/")) == calls
+
+
+def _expire_token(bank: TestClient) -> None:
+    store = bank.app.state.store
+    application = store.application_latest(bank.cookies["bank_session"])
+    application.token_expires_at = 1.0
+    store.application_save(application)
+
+
+def test_check_again_with_an_expired_token_of_a_periodic_consent_refreshes_it(bank: TestClient, portal):
+    portal.periodic = True
+    consent_and_return(bank, portal)
+    page = bank.get("/application").text
+    _expire_token(bank)
+
+    bank.post("/application/check-again", data={"csrf_token": csrf_of(page)})
+
+    assert 'data-code="ok"' in bank.get("/application").text
+    refresh = _form_of(_requests_to(portal, "/oauth/token")[-1])
+    assert refresh["grant_type"] == "refresh_token" and refresh["client_assertion"]
+    assert len(portal.tokens) == 2
+    # The new token was used, with a proof by the same DPoP key the refresh token is bound to.
+    assert (
+        _requests_to(portal, "/api/v1/")[-1].headers["Authorization"]
+        != _requests_to(portal, "/api/v1/")[0].headers["Authorization"]
+    )
+
+
+def test_a_refused_refresh_says_the_consent_ended(bank: TestClient, portal: FakePortal):
+    portal.periodic = True
+    consent_and_return(bank, portal)
+    page = bank.get("/application").text
+    _expire_token(bank)
+    portal.revoked = True
+
+    bank.post("/application/check-again", data={"csrf_token": csrf_of(page)})
+
+    again = bank.get("/application").text
+    assert 'data-code="token_rejected"' in again and "invalid_grant" in again
 
 
 def test_check_again_needs_the_form_token(bank: TestClient, portal):
