@@ -132,7 +132,9 @@ def create_app(
         response = TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        # same-origin, not no-referrer: under no-referrer Chromium sends `Origin: null` with the bank's own
+        # form posts, which the origin check refuses; the portal still never sees the bank's URLs.
+        response.headers["Referrer-Policy"] = "same-origin"
         response.headers["Content-Security-Policy"] = (
             "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' "
             f"{settings.portal_url}; frame-ancestors 'none'"

@@ -183,9 +183,11 @@ def consent_and_code(client: Client, jpki, agent: FirmAgent, *, card: str = "yam
     request_id = re.fullmatch(r"/stepup/([0-9a-f-]+)/", signing["Location"]).group(1)
     assert card_answer(client, jpki, request_id, card, PASSWORD).status_code == 200
     back = client.post(f"/oauth/authorize/{pushed_id}/decision?stepup={request_id}")
-    assert back.status_code == 302, back
-    query = parse_qs(urlparse(back["Location"]).query)
-    assert back["Location"].startswith(REDIRECT_URI) and query["state"] == [agent.state]
+    assert back.status_code == 200, back
+    return_url = back.context["return_url"]
+    assert f'content="0;url={return_url}"' in back.content.decode().replace("&amp;", "&")
+    query = parse_qs(urlparse(return_url).query)
+    assert return_url.startswith(REDIRECT_URI) and query["state"] == [agent.state]
     assert query["iss"] == [ISSUER]
     return query["code"][0]
 
