@@ -25,7 +25,7 @@ from portal.consents.scopes import DATA_SCOPES, MEDICAL_PERIODIC_MAX_DAYS, scope
 from portal.core.errors import PortalError
 from portal.core.ratelimit import client_address, rate_limit
 from portal.firms import selectors, services
-from portal.firms.models import AccessKind, ClientEnvironment, Firm, FirmPurpose
+from portal.firms.models import AccessKind, ClientEnvironment, Firm, FirmPurpose, FirmState
 from portal.firms.validation import (
     MAX_PURPOSES,
     ApplicationInput,
@@ -253,7 +253,7 @@ def _manage_page(
         "production": clients.get(ClientEnvironment.PRODUCTION),
         "purposes": purposes,
         "events": firm.events.all()[:50],
-        "editable": firm.state != "rejected",
+        "editable": firm.state != FirmState.REJECTED,
         "redirect_uris_field": _field(redirect_text, invalid.for_field("redirect_uris") if invalid else []),
         "jwks_field": _field(jwks_text, invalid.for_field("jwks") if invalid else []),
         "invalid": invalid,
