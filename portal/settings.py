@@ -330,6 +330,11 @@ FIRMS_SANDBOX = env_bool("FIRMS_SANDBOX", not PRODUCTION)
 # Requests per minute a firm may make to the resource API and to the token endpoint.
 CONSENT_API_RATE_PER_MINUTE = env_int("CONSENT_API_RATE_PER_MINUTE", 600)
 
+# Firms' applications on /developers/ (portal.firms): submissions per address per hour, and wrong manage
+# links per address per ten minutes, before a 429.
+FIRMS_APPLY_RATE_PER_HOUR = env_int("FIRMS_APPLY_RATE_PER_HOUR", 20)
+FIRMS_MANAGE_MISSES_PER_10_MINUTES = env_int("FIRMS_MANAGE_MISSES_PER_10_MINUTES", 30)
+
 # Notifications (portal.notify): Web Push with VAPID (RFC 8292) and e-mail, neither with any content.
 # The VAPID key is a P-256 private key (PEM); the demo and tests make one when it is missing.
 VAPID_PRIVATE_KEY_FILE = env_str("VAPID_PRIVATE_KEY_FILE", str(VAR_DIR / "keys" / "vapid.pem"))
