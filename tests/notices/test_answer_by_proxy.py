@@ -78,6 +78,10 @@ def test_a_proxy_with_the_scope_answers_the_principals_notice(api, kazuo, yuki):
         'id="answer-form"' in page and 'id="answering-for"' in page and "田中 和夫さんの代理人として" in page
     )
     assert 'id="archive"' not in page  # archiving stays the principal's
+    client.cookies["django_language"] = "en"
+    english = client.get(f"/notices/{notice.public_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "You answer as the proxy of 田中 和夫." in english
+    client.cookies["django_language"] = "ja"
 
     response = client.post(f"/notices/{notice.public_id}/respond/", {"confirmed": "on"})
     assert response.status_code == 302 and response["Location"] == f"/notices/{notice.public_id}/receipt/"
@@ -131,10 +135,14 @@ def test_the_principal_is_told_and_his_notice_says_who_answered_and_when(
     assert "田中 由紀" in told.body_en and answer.receipt_number in told.body_en
     assert announced == [told.pk]  # pushed like any notice (what arrived, never its content)
 
-    page = logged_in(kazuo).get(f"/notices/{notice.public_id}/").content.decode()
+    his = logged_in(kazuo)
+    page = his.get(f"/notices/{notice.public_id}/").content.decode()
     when = timezone.localtime(answer.submitted_at).strftime("%Y-%m-%d %H:%M")
     assert re.search(rf'id="answered-by">{when} に代理人の田中 由紀さんが回答しました。', page)
     assert 'id="answer-form"' not in page
+    his.cookies["django_language"] = "en"
+    english = his.get(f"/notices/{notice.public_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f'id="answered-by">Answered on {when} by your proxy 田中 由紀.' in english
 
 
 def test_a_form_is_prefilled_from_the_principals_information_recorded_as_seen_by_the_proxy(api, kazuo, yuki):
