@@ -168,6 +168,8 @@ def _detail(
     response = selectors.notice_response_of(resident=viewer.owner, notice=notice)
     now = timezone.now()
     closed = notice.deadline is not None and notice.deadline <= now
+    awaits_answer = notice.action != Action.NONE and response is None and not closed
+    may_answer = acting is None or acting.allows(NOTICES_ANSWER)
     context: dict[str, Any] = {
         "notice": notice,
         "language": language,
@@ -180,21 +182,12 @@ def _detail(
         "response": response,
         "closed": closed,
         "error": error,
-        "answerable": notice.action != Action.NONE
-        and response is None
-        and not closed
-        and (acting is None or acting.allows(NOTICES_ANSWER)),
+        "answerable": awaits_answer and may_answer,
+        "answer_not_granted": awaits_answer and not may_answer,
         # Answering for someone: the form says for whom, and that the proxy signs and is named.
         "answering_for": acting.principal if acting is not None else None,
         "can_archive": acting is None,
     }
-    context["answer_not_granted"] = (
-        acting is not None
-        and not acting.allows(NOTICES_ANSWER)
-        and notice.action != Action.NONE
-        and response is None
-        and not closed
-    )
     if context["answerable"] and notice.action == Action.FORM:
         error_fields = error.extra.get("fields", []) if error is not None else []
         fields, prefill = _form_context(notice, viewer, posted=posted, error_fields=error_fields)
