@@ -183,7 +183,13 @@ def notice_state(*, resident: Resident, notice: Notice) -> NoticeState | None:
 
 
 def notice_response_of(*, resident: Resident, notice: Notice) -> NoticeResponse | None:
-    return NoticeResponse.objects.filter(resident=resident, notice=notice).first()
+    """The resident's answer, with the proxy who gave it, if one did."""
+    return (
+        NoticeResponse.objects.filter(resident=resident, notice=notice)
+        .select_related("proxy")
+        .defer("proxy__my_number")
+        .first()
+    )
 
 
 # --- the agency's side --------------------------------------------------------------------------------
@@ -229,7 +235,9 @@ def notice_delivery_counts(*, notice: Notice) -> DeliveryCounts:
 
 def notice_responses_page(*, notice: Notice, after: str | None, limit: int) -> list[NoticeResponse]:
     """Answers oldest first; ``after`` is the id of the last answer of the previous page."""
-    queryset = NoticeResponse.objects.filter(notice=notice).select_related("resident", "notice")
+    queryset = NoticeResponse.objects.filter(notice=notice).select_related(
+        "resident", "notice", "proxy", "proxy_grant"
+    )
     if after:
         try:
             last = queryset.filter(public_id=uuid.UUID(after)).values("submitted_at", "pk").first()

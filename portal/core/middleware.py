@@ -18,6 +18,11 @@ class PortalErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, PortalError):
             return None
-        if request.headers.get("Accept", "").startswith("application/json"):
-            return JsonResponse(exception.as_json(), status=exception.status)
-        return render(request, "error.html", {"error": exception}, status=exception.status)
+        return error_response(request, exception)
+
+
+def error_response(request: HttpRequest, error: PortalError) -> HttpResponse:
+    """The refusal as a page, or as JSON for a caller that asked for JSON; also for other middleware."""
+    if request.headers.get("Accept", "").startswith("application/json"):
+        return JsonResponse(error.as_json(), status=error.status)
+    return render(request, "error.html", {"error": error}, status=error.status)

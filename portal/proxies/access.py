@@ -14,6 +14,7 @@ from portal.core.errors import PortalError
 from portal.history.services import Actor
 from portal.identity.models import Resident
 from portal.proxies.models import GrantState, ProxyGrant
+from portal.proxies.scopes import NOTICES_ANSWER
 
 SESSION_ACTING = "acting_for"
 
@@ -76,13 +77,26 @@ def acting_for(request: HttpRequest) -> Acting | None:
     return acting
 
 
-def out_of_scope() -> PortalError:
-    return PortalError(
-        "out_of_scope",
-        "代理人として、この情報を見ることは認められていません。",
-        "As a proxy you have not been granted access to this.",
-        403,
+# What a proxy is told when a scope they lack is needed; reading anything else is the general case.
+OUT_OF_SCOPE_MESSAGES = {
+    NOTICES_ANSWER: (
+        "代理人として、この方のお知らせに回答することは認められていません。"
+        "回答するには、ご本人から「お知らせに回答する」の範囲を受けてください。",
+        "As a proxy you have not been granted answering this person's notices. To answer, ask them "
+        "for the scope “answer my notices”.",
+    ),
+}
+
+
+def out_of_scope(scope: str = "") -> PortalError:
+    ja, en = OUT_OF_SCOPE_MESSAGES.get(
+        scope,
+        (
+            "代理人として、この情報を見ることは認められていません。",
+            "As a proxy you have not been granted access to this.",
+        ),
     )
+    return PortalError("out_of_scope", ja, en, 403)
 
 
 def subject(request: HttpRequest, scope: str) -> Subject:
@@ -92,7 +106,7 @@ def subject(request: HttpRequest, scope: str) -> Subject:
         resident = own_resident(request)
         return Subject(owner=resident, actor=Actor.for_resident(resident), acting=None)
     if not acting.allows(scope):
-        raise out_of_scope()
+        raise out_of_scope(scope)
     return Subject(owner=acting.principal, actor=Actor.for_proxy(acting.proxy), acting=acting)
 
 
