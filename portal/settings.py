@@ -206,7 +206,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Sessions: server-side, idle timeout for the desk-terminal case (SPEC 4).
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# cached_db that carries on from the database while Redis is down (portal.core.sessions).
+SESSION_ENGINE = "portal.core.sessions"
 SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT_SECONDS", 15 * 60)
 SESSION_COOKIE_AGE = 8 * 60 * 60
 SESSION_COOKIE_HTTPONLY = True
