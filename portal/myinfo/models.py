@@ -33,6 +33,7 @@ class FetchError(models.TextChoices):
 
     UNAVAILABLE = "unavailable", _("機関に接続できませんでした（再試行中）")
     GAVE_UP = "gave_up", _("機関に接続できませんでした")
+    NOT_STARTED = "not_started", _("取得を始められませんでした。しばらくしてからもう一度お試しください")
     NOT_SERVED = "not_served", _("この機関からは提供されていません")
     NOT_FOUND = "not_found", _("機関にご本人の記録がありませんでした")
     REFUSED = "refused", _("機関が要求を受け付けませんでした")

@@ -9,6 +9,7 @@ step is safe to run twice: a redelivered task finds its work done, or does it ag
 import json
 import logging
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from celery import group
@@ -21,6 +22,7 @@ from portal.agencies.breaker import breaker_allow, breaker_failure, breaker_succ
 from portal.agencies.client import AgencyError, AgencyUnavailable, agency_get, agency_post
 from portal.agencies.codes import AgencyInfo, agency_code, agency_registry
 from portal.core.crypto import lookup_hash
+from portal.core.outages import BROKER_UNREACHABLE
 from portal.history.models import Channel
 from portal.history.services import Actor, release_record
 from portal.identity.models import Resident, SecurityEvent
@@ -85,10 +87,9 @@ def myinfo_refresh_start(
     """Marks the categories as being fetched and, once committed, queues one fetch task for each at once.
 
     A category already being fetched (asked for less than :data:`FETCH_STALL` ago) is left to that
-    fetch. Returns the categories queued. Called on login and by the page's "refresh".
+    fetch. Returns the categories queued. Called on login and by the page's "refresh". A broker that
+    refuses the tasks leaves them failed, "not started" (:func:`_fetches_send`), not spinning.
     """
-    from portal.myinfo.tasks import fetch_category  # the task module imports this one
-
     now = timezone.now()
     wanted = _checked_categories(categories)
     CategoryEntry.objects.bulk_create(
@@ -112,13 +113,33 @@ def myinfo_refresh_start(
         queued.append(entry.category)
     queued.sort(key=MYINFO_CATEGORIES.index)
     if queued:
-        fetches = group(
-            fetch_category.si(resident_id=resident.pk, category=c, requested_at=now.isoformat())
-            for c in queued
+        # robust: whatever else goes wrong while sending must not undo a login.
+        transaction.on_commit(
+            partial(_fetches_send, resident_id=resident.pk, categories=queued, requested_at=now), robust=True
         )
-        # robust: a broker that is down must not undo a login; the entries then show as stalled.
-        transaction.on_commit(fetches.apply_async, robust=True)
     return queued
+
+
+def _fetches_send(*, resident_id: int, categories: list[str], requested_at: datetime) -> None:
+    """Sends one fetch task per category at once; when the broker refuses, says so on the entries."""
+    from portal.myinfo.tasks import fetch_category  # the task module imports this one
+
+    fetches = group(
+        fetch_category.si(resident_id=resident_id, category=c, requested_at=requested_at.isoformat())
+        for c in categories
+    )
+    try:
+        fetches.apply_async()
+    except BROKER_UNREACHABLE as exc:
+        logger.warning("myinfo fetches for resident %s not queued: %r", resident_id, exc)
+        # Those no worker began (some of the group may have been sent before the broker went).
+        CategoryEntry.objects.filter(
+            resident_id=resident_id,
+            category__in=categories,
+            state=EntryState.FETCHING,
+            requested_at=requested_at,
+            attempts=0,
+        ).update(state=EntryState.FAILED, last_error_code=FetchError.NOT_STARTED, updated_at=timezone.now())
 
 
 def category_fetch(*, resident_id: int, category: str, requested_at: datetime | None = None) -> str:
