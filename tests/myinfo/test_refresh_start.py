@@ -155,3 +155,15 @@ def test_a_category_not_started_may_be_asked_for_again(resident, sent, django_ca
     with django_capture_on_commit_callbacks(execute=True):
         assert myinfo_refresh_start(resident=resident, categories=["household"]) == ["household"]
     assert [t["category"] for t in sent[0]] == ["household"]
+
+
+def test_a_fetch_the_sweep_sent_again_is_under_way(resident, sent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        myinfo_refresh_start(resident=resident, categories=["household"])
+    entry = CategoryEntry.objects.get(resident=resident, category="household")
+    # Asked for long ago, lost, and sent again a moment ago: the new task is coming.
+    entry.requested_at -= timedelta(minutes=16)
+    entry.resent_at = entry.requested_at + timedelta(minutes=15, seconds=30)
+    entry.save(update_fields=["requested_at", "resent_at"])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert myinfo_refresh_start(resident=resident, categories=["household"]) == []
