@@ -4,6 +4,7 @@ The client spends as little CPU per request as it can, since it shares the machi
 """
 
 import asyncio
+import math
 import socket
 import sys
 import time
@@ -19,11 +20,12 @@ Source = bytes | Iterator[bytes]
 Target = list[Source] | Callable[[], list[Source]]
 
 
-def raw_get(path: str, session: str | None = None) -> bytes:
+def raw_get(path: str, session: str | None = None, *, headers: dict[str, str] | None = None) -> bytes:
     """A whole HTTP/1.1 request, built once: the client must spend as little CPU as it can per request."""
     lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
     if session:
         lines.append(f"Cookie: {settings.SESSION_COOKIE_NAME}={session}")
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
@@ -84,6 +86,56 @@ async def phase(port: int, requests: list[Source], seconds: float, *, bench: str
     if set(statuses) != {200}:
         sys.exit(f"{bench}: unexpected answers {dict(statuses)}")
     return statuses[200] / elapsed
+
+
+class Supply:
+    """One phase's prepared requests, shared by its client loops; each is drawn and sent once."""
+
+    def __init__(self, requests: list[bytes]) -> None:
+        self._requests = iter(requests)
+        self.used = 0
+        self.first = self.last = 0.0
+
+    def __iter__(self) -> "Supply":
+        return self
+
+    def __next__(self) -> bytes:
+        request = next(self._requests)
+        now = time.monotonic()
+        self.first = self.first or now
+        self.last = now
+        self.used += 1
+        return request
+
+
+class PreparedPhases:
+    """A target whose requests `prepare(count)` makes just before each phase, untimed, because each may be
+    sent once only (a fresh jti, a one-use code). A phase gets three times what the rate seen so far would
+    use (at least `initial`): running out stops the benchmark rather than shortening the phase. `sent`
+    counts the requests drawn; every one was answered 200, since a phase stops on any other answer."""
+
+    def __init__(self, prepare: Callable[[int], list[bytes]], *, connections: int, initial: int) -> None:
+        self.prepare = prepare
+        self.connections = connections
+        self.size = initial
+        self.seconds = 1.0  # the coming phases' length, to size their supply
+        self.sent = 0
+        self._supply: Supply | None = None
+
+    def settle(self) -> None:
+        """Counts the last phase's requests and sizes the next supply by the rate they were drawn at."""
+        if self._supply is None:
+            return
+        supply, self._supply = self._supply, None
+        self.sent += supply.used
+        if supply.last > supply.first:
+            rate = supply.used / (supply.last - supply.first)
+            self.size = max(self.size, math.ceil(3 * rate * self.seconds))
+
+    def __call__(self) -> list[Source]:
+        self.settle()
+        self._supply = Supply(self.prepare(self.size))
+        return [self._supply] * self.connections
 
 
 def interleaved_rounds(

@@ -56,9 +56,10 @@ def gunicorn_stop(server: subprocess.Popen) -> None:
 
 
 @contextmanager
-def gunicorn_serving(*, workers: int, threads: int, bench: str) -> Iterator[int]:
-    """A running gunicorn for the duration of the block; yields its port and always stops it."""
-    port = free_port()
+def gunicorn_serving(*, workers: int, threads: int, bench: str, port: int | None = None) -> Iterator[int]:
+    """A running gunicorn for the duration of the block; yields its port (a free one unless given, e.g. when
+    the environment must name the origin first) and always stops it."""
+    port = port or free_port()
     log = Path(settings.VAR_DIR) / "bench-gunicorn.log"
     server = gunicorn_start(port, workers, threads, log)
     try:

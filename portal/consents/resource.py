@@ -46,11 +46,13 @@ def api_token(request: HttpRequest) -> IssuedToken:
             "A DPoP-bound access token is required (Authorization: DPoP <token>).",
         )
     value = value.strip()
-    token = (
-        IssuedToken.objects.select_related("consent__firm", "consent__resident", "consent__client", "client")
-        .filter(access_token_hash=services.credential_hash(value, kind="access"))
-        .first()
+    # Read on every call: no ordering (the hash is unique), and what the checks and the record need joined.
+    rows = list(
+        IssuedToken.objects.select_related(
+            "consent__firm", "consent__resident", "consent__client", "client"
+        ).filter(access_token_hash=services.credential_hash(value, kind="access"))[:1]
     )
+    token = rows[0] if rows else None
     if token is None or token.revoked_at is not None or token.expires_at <= timezone.now():
         raise _unauthorized(
             "invalid_token",

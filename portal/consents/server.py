@@ -144,13 +144,16 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         )
 
     def query_authorization_code(self, code: str, client: FirmOAuthClient) -> AuthorizationCode | None:
-        found = (
-            AuthorizationCode.objects.select_related("consent", "client")
-            .filter(code_hash=services.credential_hash(code, kind="code"), client=client.client)
-            .first()
+        # What the grant reads next comes in this one query: the consent's firm and client (checked), its
+        # resident (the pairwise sub). No ordering: the hash is unique.
+        rows = list(
+            AuthorizationCode.objects.select_related(
+                "consent__firm", "consent__client", "consent__resident", "client"
+            ).filter(code_hash=services.credential_hash(code, kind="code"), client=client.client)[:1]
         )
-        if found is None:
+        if not rows:
             return None
+        found = rows[0]
         # Taken atomically: of two requests racing with one code, one wins and the other is a replay.
         taken = AuthorizationCode.objects.filter(pk=found.pk, used_at__isnull=True).update(
             used_at=timezone.now()
@@ -206,7 +209,7 @@ class ConsentRefreshGrant(grants.RefreshTokenGrant):
 
     def authenticate_refresh_token(self, refresh_token: str) -> IssuedToken | None:
         token = (
-            IssuedToken.objects.select_related("consent__firm", "client")
+            IssuedToken.objects.select_related("consent__firm", "consent__client", "client")
             .filter(refresh_token_hash=services.credential_hash(refresh_token, kind="refresh"))
             .first()
         )

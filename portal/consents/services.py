@@ -36,7 +36,7 @@ from portal.consents.scopes import (
 )
 from portal.core.crypto import lookup_hash
 from portal.core.errors import PortalError
-from portal.firms.models import AccessKind, ClientEnvironment, FirmClient, FirmPurpose, FirmState
+from portal.firms.models import AccessKind, ClientEnvironment, Firm, FirmClient, FirmPurpose, FirmState
 from portal.identity.models import Resident
 from portal.identity.services import StepUpProof
 
@@ -73,13 +73,16 @@ def credential_hash(value: str, *, kind: str) -> str:
 def usable_client(client_id: str) -> FirmClient | None:
     """The client if its firm is approved and it may be used in its environment here; else None."""
     client = FirmClient.objects.select_related("firm").filter(client_id=client_id).first()
-    if client is None or client.firm.state != FirmState.APPROVED:
-        return None
+    return client if client is not None and client_allowed(client, client.firm) else None
+
+
+def client_allowed(client: FirmClient, firm: Firm) -> bool:
+    """Whether the client, of this firm, may be used here: the firm approved, the environment allowed."""
+    if firm.state != FirmState.APPROVED:
+        return False
     if client.environment == ClientEnvironment.SANDBOX and not settings.FIRMS_SANDBOX:
-        return None
-    if client.environment == ClientEnvironment.PRODUCTION and not client.firm.production_allowed:
-        return None
-    return client
+        return False
+    return not (client.environment == ClientEnvironment.PRODUCTION and not firm.production_allowed)
 
 
 def client_scopes(client: FirmClient) -> set[str]:
@@ -272,12 +275,17 @@ def consent_grant(
 
 
 def consent_usable(consent: Consent) -> bool:
+    """Checked on every use, on the rows read with the consent in the same request (callers select the firm
+    and the client with it): reading the client again would cost a query per call and check nothing more."""
     firm = consent.firm
+    client = consent.client
+    # consent_grant takes both from one client, so its firm is the consent's; the other branch is defensive.
+    client_firm = firm if client.firm_id == firm.pk else client.firm
     return (
         consent.state == ConsentState.ACTIVE
         and consent.expires_at > timezone.now()
         and firm.state == FirmState.APPROVED
-        and usable_client(consent.client.client_id) is not None
+        and client_allowed(client, client_firm)
     )
 
 
@@ -334,13 +342,11 @@ def code_replayed(code: AuthorizationCode) -> None:
 
 
 def token_by_string(token_string: str) -> IssuedToken | None:
+    related = ("consent__firm", "consent__resident", "consent__client", "client")
+    tokens = IssuedToken.objects.select_related(*related)
     return (
-        IssuedToken.objects.select_related("consent__firm", "consent__resident", "client")
-        .filter(access_token_hash=credential_hash(token_string, kind="access"))
-        .first()
-        or IssuedToken.objects.select_related("consent__firm", "consent__resident", "client")
-        .filter(refresh_token_hash=credential_hash(token_string, kind="refresh"))
-        .first()
+        tokens.filter(access_token_hash=credential_hash(token_string, kind="access")).first()
+        or tokens.filter(refresh_token_hash=credential_hash(token_string, kind="refresh")).first()
     )
 
 
@@ -365,8 +371,15 @@ def pull_allowed_after(consent: Consent, category: str) -> dt.datetime | None:
 def pull_record(consent: Consent, category: str) -> None:
     """After a release: when it happened, and a one-time consent used up once all it covers was pulled."""
     now = timezone.now()
-    PullRecord.objects.update_or_create(consent=consent, category=category, defaults={"pulled_at": now})
-    Consent.objects.filter(pk=consent.pk).update(last_used_at=now)
+    # On every pull, so one commit and no read: an upsert on the (consent, category) constraint.
+    with transaction.atomic():
+        PullRecord.objects.bulk_create(
+            [PullRecord(consent=consent, category=category, pulled_at=now)],
+            update_conflicts=True,
+            unique_fields=["consent", "category"],
+            update_fields=["pulled_at"],
+        )
+        Consent.objects.filter(pk=consent.pk).update(last_used_at=now)
     if consent.access_kind == AccessKind.ONE_TIME:
         pulled = set(PullRecord.objects.filter(consent=consent).values_list("category", flat=True))
         if pulled_categories(consent.scopes) <= pulled:
