@@ -166,8 +166,8 @@ def developers(request: HttpRequest) -> HttpResponse:
     return redirect("firms:applied")
 
 
-def _manage_path(firm: Firm, token: str) -> str:
-    return reverse("firms:manage", args=[firm.public_id]) + "?" + urlencode({"token": token})
+def _manage_path(public_id: UUID | str, token: str) -> str:
+    return reverse("firms:manage", args=[public_id]) + "?" + urlencode({"token": token})
 
 
 @never_cache
@@ -176,12 +176,7 @@ def applied(request: HttpRequest) -> HttpResponse:
     new_link = request.session.pop(SESSION_NEW_LINK, None)
     manage_url = ""
     if new_link:
-        path = (
-            reverse("firms:manage", args=[new_link["public_id"]])
-            + "?"
-            + urlencode({"token": new_link["token"]})
-        )
-        manage_url = settings.PORTAL_PUBLIC_URL + path
+        manage_url = settings.PORTAL_PUBLIC_URL + _manage_path(new_link["public_id"], new_link["token"])
     return render(request, "firms/applied.html", {"manage_url": manage_url})
 
 
@@ -282,7 +277,7 @@ def _update(request: HttpRequest, public_id: UUID, *, field_name: str, update, d
     except PortalError as error:
         return _manage_page(request, firm, token, error=error)
     messages.success(request, done)
-    return redirect(_manage_path(firm, token))
+    return redirect(_manage_path(firm.public_id, token))
 
 
 @never_cache
