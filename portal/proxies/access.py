@@ -51,9 +51,9 @@ def own_resident(request: HttpRequest) -> Resident:
 def usable_grant(*, proxy: Resident, grant_public_id: str) -> ProxyGrant | None:
     """The proxy's grant by its public id, if it can be acted under now, with its principal.
 
-    Checked on every request of an acting session, so it is one hand-written query: the ORM spent about
-    1.4 ms of CPU building the same query on every request (bench/README.md, issue 7). The principal's
-    encrypted My Number is left deferred, so a page that never shows it does not decrypt it.
+    Checked on every request of an acting session, so it is one hand-written query: the ORM spent most of
+    the check's CPU building the same query in Python on every request (bench/README.md, issue 7). The
+    principal's encrypted My Number is left deferred, so a page that never shows it does not decrypt it.
     """
     try:
         public_id = uuid.UUID(str(grant_public_id))
