@@ -6,15 +6,15 @@ and the bank's next call is refused. The bank is told of the end by a signed cal
 import json
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from portal.firms.models import AccessKind, ClientEnvironment, Firm, FirmClient, FirmPurpose, FirmState
+from portal.firms.models import AccessKind
 from simulators.bank.config import Settings as BankSettings
 from simulators.bank.runner import running_bank
 from tests.browser.conftest import CardApp
 from tests.browser.test_card_login import _approve, _open_card_app, first_login
 from tests.conftest import PEOPLE
+from tests.consents.conftest import firm_make
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -32,37 +32,14 @@ def sakura_bank(live_server, settings, tmp_path):
         jwks_file=tmp_path / "keys" / "sakura-bank.jwks.json",
     )
     with running_bank(bank_settings) as bank:
-        firm = Firm.objects.create(
-            legal_name="株式会社さくら銀行",
-            legal_name_en="Sakura Bank, Ltd.",
-            corporate_number="7010001008844",
-            address="東京都千代田区丸の内一丁目1番1号",
-            contact_name="API 担当",
-            contact_email="api@sakura-bank.example",
-            privacy_policy_url="https://sakura-bank.example/privacy",
-            retention_days=365,
-            state=FirmState.APPROVED,
-            production_allowed=True,
-            reviewed_at=timezone.now(),
-        )
-        FirmPurpose.objects.create(
-            firm=firm,
-            code="mortgage-screening",
-            description_ja="住宅ローンの事前審査",
-            description_en="Mortgage pre-screening",
-            scopes=["name", "birth_date", "address", "income_tax"],
-            # Periodic without a limit on how often, so that "check again" works until she revokes.
+        # Periodic without a limit on how often, so that "check again" works until she revokes.
+        firm_make(
+            client_id=bank.settings.client_id,
             access_kind=AccessKind.PERIODIC,
             interval_days=None,
-            access_days=30,
-        )
-        FirmClient.objects.create(
-            firm=firm,
-            client_id=bank.settings.client_id,
-            environment=ClientEnvironment.PRODUCTION,
-            redirect_uris=[bank.settings.redirect_uri],
-            jwks=json.loads(bank.settings.jwks_file.read_text()),
+            redirect_uri=bank.settings.redirect_uri,
             callback_url=bank.settings.callback_url,
+            jwks=json.loads(bank.settings.jwks_file.read_text()),
         )
         yield bank
 

@@ -117,7 +117,12 @@ def firm_make(
     interval_days: int | None = None,
     access_days: int = 30,
     environment: str = ClientEnvironment.PRODUCTION,
+    redirect_uri: str = REDIRECT_URI,
+    callback_url: str = "",
+    jwks: dict[str, Any] | None = None,
 ) -> FirmAgent:
+    """An approved firm with one purpose and one client; its own new key unless `jwks` is given (a firm
+    that signs elsewhere, such as the sample bank)."""
     key = ECKey.generate_key("P-256")
     key.ensure_kid()
     public = key.as_dict(private=False)
@@ -149,9 +154,9 @@ def firm_make(
         firm=firm,
         client_id=client_id,
         environment=environment,
-        redirect_uris=[REDIRECT_URI],
-        jwks={"keys": [public]},
-        callback_url="",
+        redirect_uris=[redirect_uri],
+        jwks=jwks or {"keys": [public]},
+        callback_url=callback_url,
     )
     return FirmAgent(client_id=client_id, key=key)
 
