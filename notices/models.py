@@ -194,7 +194,8 @@ class NoticeState(models.Model):
 
 
 class NoticeResponse(models.Model):
-    """回答: a resident's answer to a notice, with the signature step-up's proof when one was asked for."""
+    """回答: a resident's answer to a notice, given by them or by their proxy, with the signature step-up's
+    proof when one was asked for."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     notice = models.ForeignKey(Notice, on_delete=models.PROTECT, related_name="responses")
@@ -208,6 +209,22 @@ class NoticeResponse(models.Model):
     stepup_act_digest = models.CharField(max_length=64, blank=True)
     signed_at = models.DateTimeField(null=True, blank=True)
     signer_serial_hash = models.CharField(max_length=64, blank=True)
+    # Answered by a proxy for the resident (issue 7): who, and under which grant; empty when the resident
+    # answered. The proxy signed with their own card (signer_serial_hash is theirs).
+    proxy = models.ForeignKey(
+        Resident,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="notice_responses_as_proxy",
+    )
+    proxy_grant = models.ForeignKey(
+        "proxies.ProxyGrant",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="notice_responses",
+    )
 
     class Meta:
         constraints: ClassVar = [

@@ -71,12 +71,13 @@ def notice_prefill(*, notice: Notice, resident: Resident) -> Prefill:
     return result
 
 
-def prefill_release(*, resident: Resident, prefill: Prefill) -> None:
-    """Records the display of pre-filled values, one record per category, before the page shows them."""
+def prefill_release(*, resident: Resident, prefill: Prefill, actor: Actor | None = None) -> None:
+    """Records the display of pre-filled values, one record per category, before the page shows them;
+    ``actor`` is who sees them (a proxy answering for the resident), the resident by default."""
     for category, paths in prefill.used.items():
         release_record(
             owner=resident,
-            actor=Actor.for_resident(resident),
+            actor=actor or Actor.for_resident(resident),
             category=category,
             items=sorted(set(paths))[:20],
             purpose="notice_view",

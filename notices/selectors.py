@@ -5,7 +5,9 @@ query time (a broadcast is one row). Every look-up of one notice goes through :f
 a notice id guessed from another inbox is simply not found.
 """
 
+import logging
 import uuid
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -25,7 +27,10 @@ from notices.models import (
     ResidentAgencyCode,
 )
 from portal.core.crypto import lookup_hash
+from portal.core.outages import SHARED_CACHE_UNREACHABLE
 from portal.identity.models import Resident
+
+logger = logging.getLogger(__name__)
 
 MUNICIPALITY_MAX = 100
 BROADCAST_VERSION_KEY = "notices:broadcast-version"
@@ -159,23 +164,39 @@ def _unread_key(resident_id: int) -> str:
 
 
 def notice_unread_count(*, resident: Resident) -> int:
-    """Unread, unarchived notices: one count query, then reused until something changes it."""
-    key = _unread_key(resident.pk)
-    count = cache.get(key)
+    """Unread, unarchived notices: one count query, then reused until something changes it.
+
+    Counted afresh on every page while the shared cache is unreachable: the header must not break a page.
+    """
+    try:
+        key = _unread_key(resident.pk)
+        count = cache.get(key)
+    except SHARED_CACHE_UNREACHABLE:
+        return _unread_counted(resident)
     if count is None:
-        count = (
-            notice_visible(resident=resident).filter(read_at__isnull=True, archived_at__isnull=True).count()
-        )
-        cache.set(key, count, timeout=conf("NOTICE_UNREAD_CACHE_SECONDS"))
+        count = _unread_counted(resident)
+        with suppress(*SHARED_CACHE_UNREACHABLE):
+            cache.set(key, count, timeout=conf("NOTICE_UNREAD_CACHE_SECONDS"))
     return count
 
 
+def _unread_counted(resident: Resident) -> int:
+    return notice_visible(resident=resident).filter(read_at__isnull=True, archived_at__isnull=True).count()
+
+
 def unread_count_forget(*, resident_id: int | None = None) -> None:
-    """After a change: one resident's count, or (a new broadcast) every resident's at once."""
-    if resident_id is None:
-        cache.set(BROADCAST_VERSION_KEY, uuid.uuid4().hex, timeout=None)
-    else:
-        cache.delete(_unread_key(resident_id))
+    """After a change: one resident's count, or (a new broadcast) every resident's at once.
+
+    While the cache is unreachable there is nothing to forget now; a count it kept through a restart is
+    wrong for at most ``NOTICE_UNREAD_CACHE_SECONDS``.
+    """
+    try:
+        if resident_id is None:
+            cache.set(BROADCAST_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        else:
+            cache.delete(_unread_key(resident_id))
+    except SHARED_CACHE_UNREACHABLE:
+        logger.warning("unread count not forgotten: the shared cache is unreachable")
 
 
 def notice_state(*, resident: Resident, notice: Notice) -> NoticeState | None:
@@ -183,7 +204,13 @@ def notice_state(*, resident: Resident, notice: Notice) -> NoticeState | None:
 
 
 def notice_response_of(*, resident: Resident, notice: Notice) -> NoticeResponse | None:
-    return NoticeResponse.objects.filter(resident=resident, notice=notice).first()
+    """The resident's answer, with the proxy who gave it, if one did."""
+    return (
+        NoticeResponse.objects.filter(resident=resident, notice=notice)
+        .select_related("proxy")
+        .defer("proxy__my_number")
+        .first()
+    )
 
 
 # --- the agency's side --------------------------------------------------------------------------------
@@ -229,7 +256,9 @@ def notice_delivery_counts(*, notice: Notice) -> DeliveryCounts:
 
 def notice_responses_page(*, notice: Notice, after: str | None, limit: int) -> list[NoticeResponse]:
     """Answers oldest first; ``after`` is the id of the last answer of the previous page."""
-    queryset = NoticeResponse.objects.filter(notice=notice).select_related("resident", "notice")
+    queryset = NoticeResponse.objects.filter(notice=notice).select_related(
+        "resident", "notice", "proxy", "proxy_grant"
+    )
     if after:
         try:
             last = queryset.filter(public_id=uuid.UUID(after)).values("submitted_at", "pk").first()

@@ -51,8 +51,11 @@ from portal.agencies.codes import agency_code, agency_registry
 from portal.core.errors import PortalError
 from portal.history.models import Channel
 from portal.history.services import Actor, release_record
-from portal.identity.models import Resident
+from portal.identity.models import CardCertificate, Resident
 from portal.identity.services import StepUpProof, act_digest
+from portal.proxies.access import out_of_scope, usable_grant
+from portal.proxies.models import ProxyGrant
+from portal.proxies.scopes import NOTICES_ANSWER
 
 logger = logging.getLogger(__name__)
 
@@ -586,16 +589,31 @@ def notice_archive(*, resident: Resident, notice: Notice, archived: bool = True)
     unread_count_forget(resident_id=resident.pk)
 
 
-def respond_payload(*, notice: Notice, answers: dict[str, Any]) -> dict[str, Any]:
-    """What the resident signs when the notice asks for a signature: this notice, these answers."""
-    return {"notice": str(notice.public_id), "answers": answers}
+def respond_payload(
+    *, notice: Notice, answers: dict[str, Any], grant: ProxyGrant | None = None
+) -> dict[str, Any]:
+    """What the answerer signs when the notice asks for a signature: this notice, these answers, and for
+    a proxy, for whom and under which grant (a signature for one principal is no use for another)."""
+    payload: dict[str, Any] = {"notice": str(notice.public_id), "answers": answers}
+    if grant is not None:
+        payload["on_behalf_of"] = str(grant.principal.public_id)
+        payload["grant"] = str(grant.public_id)
+    return payload
 
 
-def respond_summary(*, notice: Notice) -> tuple[str, str]:
+def respond_summary(*, notice: Notice, principal: Resident | None = None) -> tuple[str, str]:
+    """What the card app shows before the signature; a proxy reads for whom they sign."""
+    title_en = notice.title_en or notice.title_ja
+    if principal is not None:
+        return (
+            f"{principal.name}さんの代理人として、{notice.sender_name_ja}からのお知らせ"
+            f"「{notice.title_ja}」に、確認した内容で回答します。",
+            f"On behalf of {principal.name}, answer the notice “{title_en}” from "
+            f"{notice.sender_name_en} with the content you checked.",
+        )
     return (
         f"{notice.sender_name_ja}からのお知らせ「{notice.title_ja}」に、確認した内容で回答します。",
-        f"Answer the notice “{notice.title_en or notice.title_ja}” from {notice.sender_name_en} "
-        "with the content you checked.",
+        f"Answer the notice “{title_en}” from {notice.sender_name_en} with the content you checked.",
     )
 
 
@@ -630,19 +648,52 @@ def notice_answer_check(*, notice: Notice, answers: Any, now: dt.datetime | None
         )
 
 
+def _answering_grant(*, grant: ProxyGrant, principal: Resident) -> ProxyGrant:
+    """The grant loaded again now: still active, unexpired, the principal's, with the scope to answer."""
+    current = usable_grant(proxy=grant.proxy, grant_public_id=str(grant.public_id))
+    if current is None or current.principal_id != principal.pk:
+        raise PortalError(
+            "grant_not_usable",
+            "代理は終了したか、期限が切れています。回答は送られていません。",
+            "The proxy has ended or expired. The answer was not sent.",
+            403,
+        )
+    if NOTICES_ANSWER not in current.scopes:
+        raise out_of_scope(NOTICES_ANSWER)
+    current.proxy = grant.proxy
+    return current
+
+
+def _signed_by_own_card(resident: Resident, proof: StepUpProof) -> bool:
+    """The step-up already insists on the session's own card; checked again where the answer is kept."""
+    return CardCertificate.objects.filter(serial_hash=proof.signer_serial_hash, resident=resident).exists()
+
+
 def notice_respond(
-    *, resident: Resident, notice: Notice, answers: dict[str, Any], proof: StepUpProof | None
+    *,
+    resident: Resident,
+    notice: Notice,
+    answers: dict[str, Any],
+    proof: StepUpProof | None,
+    grant: ProxyGrant | None = None,
 ) -> NoticeResponse:
-    """Stores the resident's answer and queues it for the agency's webhook.
+    """Stores the answer to the resident's notice, given by the resident or, under ``grant``, by their
+    proxy, and queues it for the agency's webhook.
 
     Not one transaction: the release to the agency is recorded (durably, SPEC 2.3) first, then the
-    answer, its state and its delivery are stored together.
+    answer, its state and its delivery are stored together. A proxy's answer is the proxy's act: signed
+    with the proxy's card, recorded with the proxy as actor, named as theirs to the agency (without any
+    universal key), and told to the principal.
     """
     if not Notice.objects.filter(notice_visible_q(resident=resident), pk=notice.pk).exists():
         raise PortalError("not_found", "お知らせが見つかりません。", "No such notice.", 404)
+    answerer = resident
+    if grant is not None:
+        grant = _answering_grant(grant=grant, principal=resident)
+        answerer = grant.proxy
     notice_answer_check(notice=notice, answers=answers)
     if notice.requires_signature:
-        expected = act_digest(RESPOND_ACT, respond_payload(notice=notice, answers=answers))
+        expected = act_digest(RESPOND_ACT, respond_payload(notice=notice, answers=answers, grant=grant))
         if proof is None or proof.act != RESPOND_ACT or proof.act_digest != expected:
             raise PortalError(
                 "signature_required",
@@ -650,16 +701,39 @@ def notice_respond(
                 "This answer needs a signature with your signature certificate.",
                 403,
             )
+        if not _signed_by_own_card(answerer, proof):
+            raise PortalError(
+                "signature_not_answerers",
+                "回答する方ご自身のカードで署名されていません。回答は送られていません。",
+                "The answer was not signed with the card of the person answering. It was not sent.",
+                403,
+            )
     if NoticeResponse.objects.filter(notice=notice, resident=resident).exists():
         raise _already_answered()
+    if grant is None:
+        actor = Actor.for_agency(notice.agency_id, notice.sender_name_ja)
+        purpose = f"お知らせ「{notice.title_ja}」への回答"
+    else:
+        actor = Actor.for_proxy(answerer)
+        purpose = f"{notice.sender_name_ja}のお知らせ「{notice.title_ja}」への代理人による回答"
     release_record(
         owner=resident,
-        actor=Actor.for_agency(notice.agency_id, notice.sender_name_ja),
+        actor=actor,
         category="notices",
         items=sorted(answers)[:20] or ["confirmation"],
-        purpose=f"お知らせ「{notice.title_ja}」への回答"[:200],
+        purpose=purpose[:200],
         channel=Channel.AGENCY_API,
     )
+    if grant is not None:
+        # The agency also learns who answered: the proxy's own name and code go out, recorded for them.
+        release_record(
+            owner=answerer,
+            actor=Actor.for_agency(notice.agency_id, notice.sender_name_ja),
+            category="identity",
+            items=["name", "agency_code"],
+            purpose=f"{resident.name}さんの代理人としての、お知らせ「{notice.title_ja}」への回答"[:200],
+            channel=Channel.AGENCY_API,
+        )
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -673,19 +747,46 @@ def notice_respond(
                 stepup_act_digest=proof.act_digest if proof else "",
                 signed_at=proof.signed_at if proof else None,
                 signer_serial_hash=proof.signer_serial_hash if proof else "",
+                proxy=grant.proxy if grant else None,
+                proxy_grant=grant,
             )
             state = _state_for_update(resident=resident, notice=notice)
             state.responded_at = now
-            state.read_at = state.read_at or now
+            if grant is None:
+                # A proxy's reading is not the principal's: the notice stays unread for them.
+                state.read_at = state.read_at or now
             state.save(update_fields=["responded_at", "read_at"])
             client = notice.client
             if client.webhook_url:
                 delivery = _delivery_create(client=client, response=response, answers=answers)
                 transaction.on_commit(lambda: _queue_delivery(delivery.pk), robust=True)
+            if grant is not None:
+                _proxy_answer_tell(response=response)
     except IntegrityError as exc:
         raise _already_answered() from exc
     unread_count_forget(resident_id=resident.pk)
     return response
+
+
+def _proxy_answer_tell(*, response: NoticeResponse) -> None:
+    """The principal hears of their proxy's answer from the portal (inbox and push), as of other acts."""
+    notice, proxy = response.notice, response.proxy
+    when = timezone.localtime(response.submitted_at)
+    portal_notice_send(
+        resident=response.resident,
+        key=f"proxy-answer:{response.public_id}",
+        category="procedure",
+        title_ja="代理人がお知らせに回答しました",
+        title_en="Your proxy answered a notice",
+        body_ja=f"代理人の{proxy.name}さんが、{notice.sender_name_ja}からのお知らせ「{notice.title_ja}」に"
+        f"回答しました（{when:%Y-%m-%d %H:%M}、受付番号 {response.receipt_number}）。\n\n"
+        "回答はお知らせの画面で確かめられます。心当たりがないときは、「代理人」でこの代理人をすぐに"
+        "終了してください。",
+        body_en=f"Your proxy {proxy.name} answered the notice “{notice.title_en or notice.title_ja}” from "
+        f"{notice.sender_name_en} ({when:%Y-%m-%d %H:%M}, receipt number {response.receipt_number}).\n\n"
+        "You can see the answer on the notice's page. If you did not expect this, end this proxy at once "
+        "under Proxies.",
+    )
 
 
 def _already_answered() -> PortalError:
@@ -713,6 +814,21 @@ def response_document(response: NoticeResponse, answers: dict[str, Any] | None =
             "signed_at": response.signed_at.isoformat() if response.signed_at else None,
             "act_digest": response.stepup_act_digest or None,
         },
+        "answered_by": response_answered_by(response),
+    }
+
+
+def response_answered_by(response: NoticeResponse) -> dict[str, Any]:
+    """Who gave the answer, for the agency: the resident, or a proxy by name, relationship and the
+    agency's own code for them. Never the proxy's My Number, card or anything another agency shares."""
+    if response.proxy_id is None:
+        return {"kind": "resident"}
+    proxy = response.proxy
+    return {
+        "kind": "proxy",
+        "relationship": response.proxy_grant.kind if response.proxy_grant_id else None,
+        "name": proxy.name,
+        "agency_code": agency_code(my_number=proxy.my_number, agency_id=response.notice.agency_id),
     }
 
 

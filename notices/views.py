@@ -1,8 +1,10 @@
 """/notices/: the inbox, a notice, answering it (with a signature when asked), the receipt, attachments.
 
-Thin: selectors read, services write. Every look-up of a notice goes through the resident's own inbox,
-so another's notice is "not found". Pre-filled personal data and attachments are recorded in the access
-history before they are shown or sent (SPEC 2.3).
+Thin: selectors read, services write. Every look-up of a notice goes through the inbox of the person the
+page is about (the resident, or the principal a proxy acts for), so another's notice is "not found".
+Pre-filled personal data and attachments are recorded in the access history, with whoever sees them as
+actor, before they are shown or sent (SPEC 2.3). A proxy reads under the scope to read notices and
+answers under the scope to answer them, signing with their own card.
 """
 
 from typing import Any
@@ -34,10 +36,11 @@ from portal.identity.models import Resident
 from portal.identity.views import signed_act
 from portal.myinfo.presentation import build_node
 from portal.proxies import access
-from portal.proxies.scopes import NOTICES_READ
+from portal.proxies.scopes import NOTICES_ANSWER, NOTICES_READ
 
 FILTERS = ("unread", "action", "archived")
-SESSION_ANSWER = "notice_answer:{}"
+# Per notice and per person answered for: a broadcast can be in both a proxy's and the principal's inbox.
+SESSION_ANSWER = "notice_answer:{notice}:{owner}"
 QUERY_MAX = 100
 
 
@@ -70,8 +73,8 @@ def _not_for_proxies(request: HttpRequest) -> None:
     if access.acting_for(request) is not None:
         raise PortalError(
             "not_for_proxies",
-            "お知らせへの回答と整理は、ご本人だけができます。",
-            "Only the person themselves can answer or archive their notices.",
+            "お知らせの整理（アーカイブ）は、ご本人だけができます。",
+            "Only the person themselves can archive their notices.",
             403,
         )
 
@@ -132,16 +135,17 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 
 def _form_context(
-    notice: Notice, resident: Resident, *, posted: Any = None, error_fields: list[str] | None = None
+    notice: Notice, viewer: access.Subject, *, posted: Any = None, error_fields: list[str] | None = None
 ) -> tuple[list[FormField], Prefill]:
-    """The form's fields with the values to show: pre-filled (release recorded first) or as posted."""
-    prefill = notice_prefill(notice=notice, resident=resident)
-    prefill_release(resident=resident, prefill=prefill)
+    """The form's fields with the values to show: pre-filled from the owner's information (the release
+    to whoever looks recorded first; a protected address never shown to a proxy) or as posted."""
+    prefill = notice_prefill(notice=notice, resident=viewer.owner)
+    prefill_release(resident=viewer.owner, prefill=prefill, actor=viewer.actor)
     fields = form_fields(notice.form_schema or {}, notice.form_field_order)
     language = _language()
     for f in fields:
         if f.name in prefill.values:
-            f.value, f.prefilled = prefill.values[f.name], True
+            f.value, f.prefilled = access.shown_to(viewer, prefill.values[f.name]), True
             if f.kind == "fixed":
                 f.display = build_node(f.value, language, key=f.name)
         if posted is not None and f.kind != "fixed":
@@ -153,17 +157,19 @@ def _form_context(
 def _detail(
     request: HttpRequest,
     notice: Notice,
-    resident: Resident,
+    viewer: access.Subject,
     *,
     posted: Any = None,
     error: PortalError | None = None,
     status: int = 200,
-    proxy: bool = False,
 ) -> HttpResponse:
     language = _language()
-    response = selectors.notice_response_of(resident=resident, notice=notice)
+    acting = viewer.acting
+    response = selectors.notice_response_of(resident=viewer.owner, notice=notice)
     now = timezone.now()
     closed = notice.deadline is not None and notice.deadline <= now
+    awaits_answer = notice.action != Action.NONE and response is None and not closed
+    may_answer = acting is None or acting.allows(NOTICES_ANSWER)
     context: dict[str, Any] = {
         "notice": notice,
         "language": language,
@@ -176,11 +182,15 @@ def _detail(
         "response": response,
         "closed": closed,
         "error": error,
-        "answerable": notice.action != Action.NONE and response is None and not closed and not proxy,
+        "answerable": awaits_answer and may_answer,
+        "answer_not_granted": awaits_answer and not may_answer,
+        # Answering for someone: the form says for whom, and that the proxy signs and is named.
+        "answering_for": acting.principal if acting is not None else None,
+        "can_archive": acting is None,
     }
     if context["answerable"] and notice.action == Action.FORM:
         error_fields = error.extra.get("fields", []) if error is not None else []
-        fields, prefill = _form_context(notice, resident, posted=posted, error_fields=error_fields)
+        fields, prefill = _form_context(notice, viewer, posted=posted, error_fields=error_fields)
         context.update(fields=fields, prefill_missing=prefill.missing, prefill_any=bool(prefill.values))
         context["missing_labels"] = [category_label(c, language) for c in prefill.missing]
     return render(request, "notices/detail.html", context, status=status)
@@ -196,7 +206,7 @@ def detail(request: HttpRequest, notice_id: UUID) -> HttpResponse:
     if subject.acting is None:
         services.notice_mark_read(resident=resident, notice=notice)
     _record_proxy_read(subject, [notice.title_ja])
-    return _detail(request, notice, resident, proxy=subject.acting is not None)
+    return _detail(request, notice, subject)
 
 
 @login_required
@@ -223,10 +233,12 @@ def _answers_from_post(request: HttpRequest, notice: Notice, resident: Resident)
 @login_required
 @require_POST
 def respond(request: HttpRequest, notice_id: UUID) -> HttpResponse:
-    _not_for_proxies(request)
-    resident = _resident(request)
+    """The resident answers their notice, or a proxy with the scope to answer answers the principal's."""
+    subject = access.subject(request, NOTICES_ANSWER)
+    resident = subject.owner
+    grant = subject.acting.grant if subject.acting is not None else None
     notice = _notice_or_404(resident, notice_id)
-    session_key = SESSION_ANSWER.format(notice.public_id)
+    session_key = SESSION_ANSWER.format(notice=notice.public_id, owner=resident.public_id)
     returning = "stepup" in request.GET
     if returning:
         answers = request.session.get(session_key)
@@ -245,24 +257,27 @@ def respond(request: HttpRequest, notice_id: UUID) -> HttpResponse:
                 "Please tick the box to say you have checked the content.",
                 422,
             )
-            return _detail(request, notice, resident, posted=request.POST, error=error, status=422)
+            return _detail(request, notice, subject, posted=request.POST, error=error, status=422)
         answers = _answers_from_post(request, notice, resident)
         try:
             services.notice_answer_check(notice=notice, answers=answers)
         except PortalError as error:
             if error.code != "answer_invalid":
                 raise
-            return _detail(request, notice, resident, posted=request.POST, error=error, status=422)
+            return _detail(request, notice, subject, posted=request.POST, error=error, status=422)
 
     proof = None
     if notice.requires_signature:
-        summary_ja, summary_en = services.respond_summary(notice=notice)
+        # A proxy signs with their own card (the step-up takes only the session's own), for the principal.
+        summary_ja, summary_en = services.respond_summary(
+            notice=notice, principal=resident if grant is not None else None
+        )
         if not returning:
             request.session[session_key] = answers
         outcome = signed_act(
             request,
             act=services.RESPOND_ACT,
-            payload=services.respond_payload(notice=notice, answers=answers),
+            payload=services.respond_payload(notice=notice, answers=answers, grant=grant),
             summary_ja=summary_ja,
             summary_en=summary_en,
             next_url=reverse("notices:respond", args=[notice.public_id]),
@@ -270,7 +285,7 @@ def respond(request: HttpRequest, notice_id: UUID) -> HttpResponse:
         if isinstance(outcome, HttpResponse):
             return outcome
         proof = outcome
-    services.notice_respond(resident=resident, notice=notice, answers=answers, proof=proof)
+    services.notice_respond(resident=resident, notice=notice, answers=answers, proof=proof, grant=grant)
     request.session.pop(session_key, None)
     return redirect("notices:receipt", notice_id=notice.public_id)
 

@@ -185,6 +185,10 @@ else:
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True
+# A task running when the broker connection drops finishes (its work lands in the database) instead of
+# being cancelled for a redelivery that a broker restarted without its data would never make. Celery 6
+# turns this default around; the portal keeps it.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -200,6 +204,11 @@ CELERY_BEAT_SCHEDULE = {
     # 00:10 each day in TIME_ZONE (Celery follows Django's Asia/Tokyo): yesterday is over by then.
     "history-daily-root": {"task": "history.publish_daily_root", "schedule": crontab(hour=0, minute=10)},
     "myinfo-purge-expired": {"task": "myinfo.purge_expired", "schedule": timedelta(minutes=10)},
+    # Fetches the broker lost (a restart without its data) are sent again, or given up, once stalled.
+    "myinfo-recover-stalled-fetches": {
+        "task": "myinfo.recover_stalled_fetches",
+        "schedule": timedelta(minutes=1),
+    },
     # Pushes held for quiet hours (or a deferred disclosure) go out within a minute of falling due.
     "notify-release-held": {"task": "notify.release_held", "schedule": timedelta(minutes=1)},
     # Webhook retries fall due here (long back-offs wait in the database), and lost deliveries are resent.
@@ -209,7 +218,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Sessions: server-side, idle timeout for the desk-terminal case (SPEC 4).
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# cached_db that carries on from the database while Redis is down (portal.core.sessions).
+SESSION_ENGINE = "portal.core.sessions"
 SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT_SECONDS", 15 * 60)
 SESSION_COOKIE_AGE = 8 * 60 * 60
 SESSION_COOKIE_HTTPONLY = True
@@ -307,6 +317,10 @@ AGENCY_BREAKER_COOLDOWN_SECONDS = env_int("AGENCY_BREAKER_COOLDOWN_SECONDS", 30)
 # My information (わたしの情報): agency payloads are cached encrypted this long, then purged (SPEC 2.1).
 MYINFO_CACHE_SECONDS = env_int("MYINFO_CACHE_SECONDS", 24 * 60 * 60)
 MYINFO_MAX_PAYLOAD_BYTES = env_int("MYINFO_MAX_PAYLOAD_BYTES", 512 * 1024)
+# A fetch with no sign of life for this long was lost (a broker restarted without its data, say) and the
+# beat's myinfo.recover_stalled_fetches sends it again. Longer than the visibility timeout, so that a dead
+# worker's task comes back by itself first. Tests of the recovery lower it.
+MYINFO_FETCH_STALL_SECONDS = env_int("MYINFO_FETCH_STALL_SECONDS", 15 * 60)
 # JSON Schemas of each category's data (contracts/self-information/<category>.schema.json), shared with
 # the agencies; a category without one is checked for its envelope only.
 MYINFO_CONTRACTS_DIR = env_str("MYINFO_CONTRACTS_DIR", str(BASE_DIR / "contracts" / "self-information"))
@@ -329,6 +343,11 @@ CONSENT_RECENT_LOGIN_SECONDS = env_int("CONSENT_RECENT_LOGIN_SECONDS", 10 * 60)
 FIRMS_SANDBOX = env_bool("FIRMS_SANDBOX", not PRODUCTION)
 # Requests per minute a firm may make to the resource API and to the token endpoint.
 CONSENT_API_RATE_PER_MINUTE = env_int("CONSENT_API_RATE_PER_MINUTE", 600)
+
+# Firms' applications on /developers/ (portal.firms): submissions per address per hour, and wrong manage
+# links per address per ten minutes, before a 429.
+FIRMS_APPLY_RATE_PER_HOUR = env_int("FIRMS_APPLY_RATE_PER_HOUR", 20)
+FIRMS_MANAGE_MISSES_PER_10_MINUTES = env_int("FIRMS_MANAGE_MISSES_PER_10_MINUTES", 30)
 
 # Notifications (portal.notify): Web Push with VAPID (RFC 8292) and e-mail, neither with any content.
 # The VAPID key is a P-256 private key (PEM); the demo and tests make one when it is missing.

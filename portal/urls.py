@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("portal.account.urls")),
     path("", include("portal.proxies.urls")),
     path("", include("portal.consents.urls")),
+    path("", include("portal.firms.urls")),
     path("", include("notices.urls")),
     path("api/", include("api.urls")),
 ]

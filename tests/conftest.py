@@ -72,3 +72,18 @@ def trusted_jpki(jpki_env, settings) -> Jpki:
     for card_id in jpki_env.cards.ids():
         jpki_env.cards.reset(card_id)
     return jpki_env
+
+
+@pytest.fixture
+def stop_shared_cache(settings):
+    """Call it to make the shared cache a Redis that refuses connections, as one does while it restarts."""
+
+    def stop() -> None:
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": "redis://127.0.0.1:9/0",
+            }
+        }
+
+    return stop

@@ -156,6 +156,23 @@ class SignatureSerializer(serializers.Serializer):
     act_digest = serializers.CharField(allow_null=True, help_text="SHA-256 of the signed act and answers")
 
 
+class AnsweredBySerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=["resident", "proxy"], help_text="the resident themselves, or a proxy acting for them"
+    )
+    relationship = serializers.ChoiceField(
+        choices=["voluntary", "parent", "guardian"],
+        required=False,
+        allow_null=True,
+        help_text="a proxy only: appointed by the resident (任意代理人), a parent of a child under 15 "
+        "(親権者) or an adult guardian (成年後見人)",
+    )
+    name = serializers.CharField(required=False, help_text="a proxy only: the name on the proxy's own card")
+    agency_code = serializers.CharField(
+        required=False, help_text="a proxy only: your agency code for the proxy (never a My Number)"
+    )
+
+
 class ResponseSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     receipt_number = serializers.CharField()
@@ -164,6 +181,7 @@ class ResponseSerializer(serializers.Serializer):
     submitted_at = serializers.DateTimeField()
     answers = serializers.JSONField()
     signature = SignatureSerializer()
+    answered_by = AnsweredBySerializer(help_text="who gave the answer: the resident or their proxy")
 
 
 class ResponsePageSerializer(serializers.Serializer):

@@ -390,3 +390,35 @@ def category_granted(consent: Consent, category: str) -> bool:
     if category == BASIC_CATEGORY:
         return any(s in consent.scopes for s in ("name", "birth_date", "sex", "address"))
     return category in CATEGORY_SCOPES and category in consent.scopes
+
+
+def consents_end_for_controller_change(*, firm_id: int, new_legal_name: str) -> int:
+    """事業承継: the data would now go to another controller, which no resident agreed to. Every active
+    consent ends (the firm is told as for any end), and each resident is told they must consent again."""
+    from notices.services import portal_notice_send  # notices builds on the portal's apps, not the reverse
+
+    ended = 0
+    for consent in Consent.objects.filter(firm_id=firm_id, state=ConsentState.ACTIVE).select_related(
+        "firm", "resident"
+    ):
+        if not consent_end(consent, state=ConsentState.CONTROLLER_CHANGED):
+            continue
+        ended += 1
+        portal_notice_send(
+            resident=consent.resident,
+            key=f"consent-controller-change:{consent.public_id}",
+            category="procedure",
+            title_ja="情報の提供先の事業者が変わりました",
+            title_en="The firm receiving your information has changed",
+            body_ja=(
+                f"{consent.firm.legal_name}への情報提供の同意は、事業の承継により{new_legal_name}に"
+                "引き継がれるため終了しました。引き続き提供する場合は、新しい事業者のサービスから"
+                "改めて同意してください。「民間サービスとの連携」で確かめられます。"
+            ),
+            body_en=(
+                f"Your consent for {consent.firm.display_name('en')} has ended because its business "
+                f"passed to {new_legal_name}. To keep sharing, consent again from the new firm's "
+                "service. See Linked services."
+            ),
+        )
+    return ended

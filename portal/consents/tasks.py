@@ -28,3 +28,8 @@ def tell_firm_consent_ended(consent_id: int) -> bool:
 @shared_task(name="consents.expire", acks_late=True)
 def expire() -> int:
     return services.consents_expire()
+
+
+@shared_task(name="consents.end_for_controller_change", acks_late=True, reject_on_worker_lost=True)
+def end_for_controller_change(firm_id: int, new_legal_name: str) -> int:
+    return services.consents_end_for_controller_change(firm_id=firm_id, new_legal_name=new_legal_name)

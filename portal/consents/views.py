@@ -5,7 +5,7 @@ pushed requests); the pages call `services` and render.
 """
 
 import time
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlparse
 from uuid import UUID
 
 from authlib.oauth2 import OAuth2Error, OAuth2Request
@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language
@@ -219,13 +219,26 @@ def _pending_request(request: HttpRequest, pushed_id: int) -> PushedAuthorizatio
     return services.pushed_request_find_again(pushed)
 
 
-def _back_to_client(pushed: PushedAuthorization, params: dict[str, str]) -> HttpResponseRedirect:
-    params = {**params, "iss": settings.OIDC_ISSUER}
+def _back_to_client(
+    request: HttpRequest, pushed: PushedAuthorization, params: dict[str, str], *, denied: bool = False
+) -> HttpResponse:
+    """A page that sends the browser on to the client's redirect URI. Not a redirect: the form that got
+    here may only post to the portal (CSP form-action), and browsers apply that to its redirects too."""
     if state := pushed.params.get("state"):
-        params["state"] = state
+        params = {**params, "state": state}
+    # RFC 9207: the issuer beside the answer, so that the client can tell which server answered.
+    params = {**params, "iss": settings.OIDC_ISSUER}
     uri = pushed.params["redirect_uri"]
     separator = "&" if "?" in uri else "?"
-    return HttpResponseRedirect(f"{uri}{separator}{urlencode(params)}")
+    return render(
+        request,
+        "consents/return.html",
+        {
+            "return_url": f"{uri}{separator}{urlencode(params)}",
+            "firm_name": pushed.client.firm.display_name(_language()),
+            "denied": denied,
+        },
+    )
 
 
 @never_cache
@@ -235,9 +248,8 @@ def decide(request: HttpRequest, pushed_id: int) -> HttpResponse:
     pushed = _pending_request(request, pushed_id)
     if request.POST.get("decision") == "deny" and not request.GET.get("stepup"):
         services.pushed_request_take(pushed)
-        return _back_to_client(
-            pushed, {"error": "access_denied", "error_description": "The resident declined."}
-        )
+        declined = {"error": "access_denied", "error_description": "The resident declined."}
+        return _back_to_client(request, pushed, declined, denied=True)
     resident = request.user.resident
     terms = services.consent_terms(pushed)
     firm = pushed.client.firm
@@ -266,13 +278,12 @@ def decide(request: HttpRequest, pushed_id: int) -> HttpResponse:
     oauth_request.auth_time = int(request.session.get(SESSION_LOGIN_AT, time.time()))
     grant = server.get_authorization_grant(oauth_request)
     response = server.create_authorization_response(request=oauth_request, grant_user=consent, grant=grant)
-    location = response.get("Location", "")
-    if response.status_code != 302 or "code=" not in location:  # pragma: no cover - validated at push time
+    answer = parse_qs(urlparse(response.get("Location", "")).query)
+    if response.status_code != 302 or "code" not in answer:  # pragma: no cover - validated at push time
         raise PortalError(
             "consent_failed", "同意を記録できませんでした。", "The consent could not be given.", 400
         )
-    # RFC 9207: the issuer beside the code, so that the client can tell which server answered.
-    return HttpResponseRedirect(f"{location}&{urlencode({'iss': settings.OIDC_ISSUER})}")
+    return _back_to_client(request, pushed, {"code": answer["code"][0]})
 
 
 # --- /consents/ ---------------------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
+from portal.core.outages import broker_check
+
 
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -24,16 +26,9 @@ def _cache() -> None:
         raise RuntimeError("cache did not return what was stored")
 
 
-def _broker() -> None:
-    from portal.celery import app
-
-    with app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=2)
-
-
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": _database, "cache": _cache, "broker": _broker}
+    checks = {"database": _database, "cache": _cache, "broker": broker_check}
     results: dict[str, str] = {}
     for name, check in checks.items():
         try:

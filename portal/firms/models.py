@@ -7,6 +7,7 @@ of controller (a merger, a transfer) is recorded; every resident with an active 
 """
 
 import uuid
+from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -46,10 +47,16 @@ class Firm(models.Model):
     applied_at = models.DateTimeField(default=timezone.now)
     # Secret part of the firm's own page /developers/<public_id>/ (shown once, stored as a keyed hash).
     manage_token_hash = models.CharField(max_length=64, blank=True)
+    # What the firm declared for its clients; copied to each FirmClient when it is made and kept in step
+    # with them (portal.firms.services is the only writer of both).
+    redirect_uris = models.JSONField(default=list)
+    jwks = models.JSONField(default=dict)
+    callback_url = models.URLField(max_length=400)
 
     class Meta:
         verbose_name = "民間事業者"
         verbose_name_plural = "民間事業者"
+        indexes: ClassVar = [models.Index(fields=["corporate_number"], name="firm_corporate_number")]
 
     def __str__(self) -> str:
         return f"{self.legal_name} ({self.corporate_number})"
@@ -120,14 +127,54 @@ class ControllerChange(models.Model):
 
     firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="controller_changes")
     previous_legal_name = models.CharField(max_length=200)
+    previous_legal_name_en = models.CharField(max_length=200, blank=True)
     previous_corporate_number = models.CharField(max_length=13)
     new_legal_name = models.CharField(max_length=200)
+    new_legal_name_en = models.CharField(max_length=200, blank=True)
     new_corporate_number = models.CharField(max_length=13)
     reason = models.CharField(max_length=400)
     effective_on = models.DateField()
     recorded_at = models.DateTimeField(auto_now_add=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Active consents when the change was recorded: each must be given again (portal.consents ends them on
+    # the signal portal.firms.signals.controller_changed).
     consents_affected = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.previous_legal_name} → {self.new_legal_name}"
+
+
+class FirmEventKind(models.TextChoices):
+    APPLIED = "applied", _("申請を受け付けました")
+    APPROVED = "approved", _("承認されました")
+    REJECTED = "rejected", _("承認されませんでした")
+    PRODUCTION_ALLOWED = "production_allowed", _("本番環境の利用が認められました")
+    SUSPENDED = "suspended", _("利用が停止されました")
+    UNSUSPENDED = "unsuspended", _("利用の停止が解除されました")
+    CONTROLLER_CHANGED = "controller_changed", _("事業者の変更が記録されました")
+    REDIRECT_URIS_CHANGED = "redirect_uris_changed", _("リダイレクトURIが変更されました")
+    JWKS_CHANGED = "jwks_changed", _("公開鍵（JWKS）が変更されました")
+
+
+class FirmEvent(models.Model):
+    """What happened to a firm's application and registration, by whom and why; each is told to the firm
+    by e-mail (the task firms.send_event_mail), and whether that mail went out is kept here for staff."""
+
+    firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=30, choices=FirmEventKind.choices)
+    at = models.DateTimeField(default=timezone.now)
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=400, blank=True)
+    mailed_at = models.DateTimeField(null=True, blank=True)
+    mail_failed_at = models.DateTimeField(null=True, blank=True)
+    mail_error = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        verbose_name = "民間事業者の記録"
+        verbose_name_plural = "民間事業者の記録"
+        ordering: ClassVar = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.firm.legal_name}: {self.kind}"

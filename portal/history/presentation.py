@@ -59,15 +59,22 @@ def purpose_text(purpose: str, language: str) -> str:
     return known[1] if language == "en" else known[0]
 
 
+# A proxy on the agency channel is not looked up by the agency: the proxy sent (an answer) to it.
+PROXY_TO_AGENCY = ("行政機関に送信", "sent", " to an agency")
+
+
 def describe(record: ReleaseRecord, language: str) -> str:
     """The plain-language line for one record."""
     verb_ja, verb_en = VERBS.get(record.channel, ("利用", "used"))
+    where_en = ""
+    if record.actor_type == ActorType.PROXY and record.channel == Channel.AGENCY_API:
+        verb_ja, verb_en, where_en = PROXY_TO_AGENCY
     actor = actor_text(record, language)
     category = category_label(record.category, language)
     purpose = purpose_text(record.purpose, language)
     if language == "en":
         subject = "your" if record.actor_type != ActorType.RESIDENT else "your own"
-        sentence = f"{actor} {verb_en} {subject} {category}"
+        sentence = f"{actor} {verb_en} {subject} {category}{where_en}"
         return f"{sentence} for {purpose}." if purpose else f"{sentence}."
     purpose_part = f"{purpose}のため、" if purpose else ""
     whose = "" if record.actor_type == ActorType.RESIDENT else "あなたの"

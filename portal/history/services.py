@@ -4,6 +4,7 @@ release_record commits its own transaction (durable) and returns only after the 
 caller that is inside another transaction gets an error instead of a record that might roll back.
 """
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -114,6 +115,24 @@ def record_digest(
     return chain_digest(body, seq, prev_hash)
 
 
+# Whether a release alerts its owner (SPEC 2.3, issues 3 and 7): staff reads always; a firm's or a proxy's as
+# the owner's AlertPreference field says, or as that field's default when they stored none (firms: no,
+# proxies: yes); anyone else's never. history_append (PostgreSQL, migration 0009) applies the same rule.
+ALERT_ALWAYS = "always"
+ALERT_PREFERENCE_FIELDS = {ActorType.FIRM: "on_firm_reads", ActorType.PROXY: "on_proxy_reads"}
+
+
+def alert_rule(actor_type: str) -> tuple[str | None, bool]:
+    """What decides whether a record by this kind of actor alerts (ALERT_ALWAYS, an AlertPreference field,
+    or None for never), and the answer when the owner stored no preference."""
+    if actor_type == ActorType.STAFF:
+        return ALERT_ALWAYS, True
+    field = ALERT_PREFERENCE_FIELDS.get(actor_type)
+    if field is None:
+        return None, False
+    return field, AlertPreference._meta.get_field(field).default
+
+
 def release_record(
     *,
     owner: Resident,
@@ -130,15 +149,27 @@ def release_record(
     `disclose_from` defers what the resident sees (and any alert) to that time, for releases whose legal
     basis allows it; the record itself is made now, like any other.
     """
+    arguments = (owner, actor, category, items, purpose, channel, legal_basis, disclose_from)
+    if connection.vendor == "postgresql" and connection.get_autocommit():
+        # Outside any transaction one statement is a transaction of its own: history_append's record (and
+        # alert) is committed, durably, by the time execute returns. One round trip instead of three
+        # (BEGIN, the call, COMMIT), on every page with personal data (bench/README.md, recording cost).
+        record, alerted = _append_in_database(*arguments)
+        if alerted:
+            _alert_notify_later(record)  # committed already, so queued at once
+        return record
     for attempt in range(2):
         try:
+            # durable: refuses to run inside a caller's transaction, whose rollback would undo the record.
             with transaction.atomic(durable=True):
                 append = _append_in_database if connection.vendor == "postgresql" else _append
-                record = append(owner, actor, category, items, purpose, channel, legal_basis, disclose_from)
-                _alert_if_wanted(record)
+                record, alerted = append(*arguments)
+                if alerted:
+                    _alert_notify_later(record)
                 return record
         except IntegrityError:
-            # Two first releases for one resident raced to create the chain head; the loser retries.
+            # Two first releases for one resident raced to create the chain head (ORM path); the loser
+            # retries.
             if attempt:
                 raise
     raise AssertionError("unreachable")
@@ -153,11 +184,12 @@ def _append_in_database(
     channel: str,
     legal_basis: str,
     disclose_from: datetime | None,
-) -> ReleaseRecord:
-    """PostgreSQL: one call to history_append (migration 0007) locks the head, chains and inserts.
+) -> tuple[ReleaseRecord, bool]:
+    """PostgreSQL: one call to history_append (migrations 0007, 0009) locks the head, chains, inserts and
+    alerts if the rule says so. Returns the record and whether it alerted.
 
-    One round trip instead of four, and no ORM work: the record is what every page with personal data
-    pays before it may render (bench/README.md, recording cost).
+    One round trip for what the ORM does in three to five queries, and no ORM work: the record is what
+    every page with personal data pays before it may render (bench/README.md, recording cost).
     """
     occurred_at = timezone.now()
     body = record_body(
@@ -172,9 +204,10 @@ def _append_in_database(
         disclose_from=disclose_from,
     )
     items_json = json.dumps(list(items), ensure_ascii=False)
+    rule, unset = alert_rule(actor.type)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT * FROM history_append(%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s)",
+            "SELECT * FROM history_append(%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s)",
             [
                 owner.pk,
                 body,
@@ -188,29 +221,38 @@ def _append_in_database(
                 channel,
                 occurred_at,
                 disclose_from,
+                rule,
+                unset,
             ],
         )
-        record_id, seq, prev_hash, record_hash = cursor.fetchone()
-    record = ReleaseRecord(
-        id=record_id,
-        owner=owner,
-        seq=seq,
-        actor_type=actor.type,
-        actor_ref=actor.ref,
-        actor_label=actor.label,
-        category=category,
-        items=list(items),
-        purpose=purpose,
-        legal_basis=legal_basis,
-        channel=channel,
-        occurred_at=occurred_at,
-        disclose_from=disclose_from,
-        prev_hash=prev_hash,
-        record_hash=record_hash,
-    )
-    record._state.adding = False
-    record._state.db = connection.alias
-    return record
+        record_id, seq, prev_hash, record_hash, alerted = cursor.fetchone()
+    fields = {
+        "id": record_id,
+        "owner_id": owner.pk,
+        "seq": seq,
+        "actor_type": actor.type,
+        "actor_ref": actor.ref,
+        "actor_label": actor.label,
+        "category": category,
+        "items": list(items),
+        "purpose": purpose,
+        "legal_basis": legal_basis,
+        "channel": channel,
+        "occurred_at": occurred_at,
+        "disclose_from": disclose_from,
+        "prev_hash": prev_hash,
+        "record_hash": record_hash,
+    }
+    # As a query would load it (a third of the CPU of ReleaseRecord(**fields)), with its owner attached.
+    names = _record_field_names()
+    record = ReleaseRecord.from_db(connection.alias, names, [fields[name] for name in names])
+    ReleaseRecord._meta.get_field("owner").set_cached_value(record, owner)
+    return record, alerted
+
+
+@functools.cache
+def _record_field_names() -> list[str]:
+    return [field.attname for field in ReleaseRecord._meta.concrete_fields]
 
 
 def _append(
@@ -222,7 +264,9 @@ def _append(
     channel: str,
     legal_basis: str,
     disclose_from: datetime | None,
-) -> ReleaseRecord:
+) -> tuple[ReleaseRecord, bool]:
+    """The ORM's append, for SQLite: the same chain and the same alert as history_append, in the caller's
+    transaction. Returns the record and whether it alerted."""
     head = ChainHead.objects.select_for_update().filter(owner=owner).first()
     if head is None:
         head = ChainHead.objects.create(owner=owner, seq=0, head_hash=GENESIS_HASH)
@@ -260,23 +304,8 @@ def _append(
     head.seq = seq
     head.head_hash = digest
     head.save(update_fields=["seq", "head_hash"])
-    return record
-
-
-def _alert_if_wanted(record: ReleaseRecord) -> None:
-    """Staff reads always alert; proxy reads unless the resident turned them off (issue 7); firm reads
-    when the resident asked (SPEC 2.3, issue 3)."""
-    if record.actor_type == ActorType.STAFF:
-        wanted = True
-    elif record.actor_type == ActorType.FIRM:
-        preference = AlertPreference.objects.filter(resident_id=record.owner_id).first()
-        wanted = preference is not None and preference.on_firm_reads
-    elif record.actor_type == ActorType.PROXY:
-        preference = AlertPreference.objects.filter(resident_id=record.owner_id).first()
-        wanted = preference is None or preference.on_proxy_reads
-    else:
-        wanted = False
-    if wanted:
+    alerted = _alert_wanted(owner_id=owner.pk, actor_type=actor.type)
+    if alerted:
         ReleaseAlert.objects.create(
             resident_id=record.owner_id,
             record_seq=record.seq,
@@ -286,16 +315,29 @@ def _alert_if_wanted(record: ReleaseRecord) -> None:
             occurred_at=record.occurred_at,
             visible_from=record.disclose_from or record.occurred_at,
         )
-        # Tell the resident's devices too, after commit (one broker message here); a deferred release
-        # is not pushed before its disclosure date.
-        notify_resident_later(
-            resident_id=record.owner_id,
-            kind="release_alert",
-            category="release_alert",
-            url="/history/",
-            not_before=record.disclose_from,
-            dedupe_key=f"release_alert:{record.seq}",
-        )
+    return record, alerted
+
+
+def _alert_wanted(*, owner_id: int, actor_type: str) -> bool:
+    """alert_rule applied with the ORM (history_append applies it in SQL)."""
+    rule, unset = alert_rule(actor_type)
+    if rule is None or rule == ALERT_ALWAYS:
+        return rule is not None
+    stored = AlertPreference.objects.filter(resident_id=owner_id).values_list(rule, flat=True).first()
+    return unset if stored is None else stored
+
+
+def _alert_notify_later(record: ReleaseRecord) -> None:
+    """Tell the resident's devices too, once the record and its alert are committed (one broker message
+    here); a deferred release is not pushed before its disclosure date."""
+    notify_resident_later(
+        resident_id=record.owner_id,
+        kind="release_alert",
+        category="release_alert",
+        url="/history/",
+        not_before=record.disclose_from,
+        dedupe_key=f"release_alert:{record.seq}",
+    )
 
 
 def partitions_ensure_ahead(*, months: int = 3) -> list[str]:

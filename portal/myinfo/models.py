@@ -6,6 +6,7 @@ resident is never put in an entry; it is kept apart, encrypted, as a quarantine 
 """
 
 import uuid
+from datetime import datetime
 from typing import ClassVar
 
 from django.db import models
@@ -33,6 +34,7 @@ class FetchError(models.TextChoices):
 
     UNAVAILABLE = "unavailable", _("機関に接続できませんでした（再試行中）")
     GAVE_UP = "gave_up", _("機関に接続できませんでした")
+    NOT_STARTED = "not_started", _("取得を始められませんでした。しばらくしてからもう一度お試しください")
     NOT_SERVED = "not_served", _("この機関からは提供されていません")
     NOT_FOUND = "not_found", _("機関にご本人の記録がありませんでした")
     REFUSED = "refused", _("機関が要求を受け付けませんでした")
@@ -41,6 +43,12 @@ class FetchError(models.TextChoices):
     OVERSIZED = "oversized", _("受け取った情報が大きすぎました")
     WRONG_SUBJECT = "wrong_subject", _("受け取った情報が別の方への応答でした")
     IDENTITY_MISMATCH = "identity_mismatch", _("ご本人の情報と確認できませんでした")
+
+
+#: Entries a fetch task should still come for: queued or running, or failed for now with a retry due.
+AWAITING_TASK = models.Q(state=EntryState.FETCHING) | models.Q(
+    state=EntryState.FAILED, last_error_code=FetchError.UNAVAILABLE
+)
 
 
 class CategoryEntry(models.Model):
@@ -59,6 +67,8 @@ class CategoryEntry(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     # When the latest refresh was asked for; a task queued before a later success has nothing to do.
     requested_at = models.DateTimeField(null=True, blank=True)
+    # When the sweep last sent again a fetch of that request that the broker had lost; None: never.
+    resent_at = models.DateTimeField(null=True, blank=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     # Empty while the last attempt gave data (or none ended yet).
     last_error_code = models.CharField(max_length=20, choices=FetchError.choices, blank=True)
@@ -73,10 +83,30 @@ class CategoryEntry(models.Model):
         constraints: ClassVar = [
             models.UniqueConstraint(fields=["resident", "category"], name="myinfo_entry_resident_category")
         ]
-        indexes: ClassVar = [models.Index(fields=["expires_at"], name="myinfo_entry_expires")]
+        indexes: ClassVar = [
+            models.Index(fields=["expires_at"], name="myinfo_entry_expires"),
+            # The sweep for lost fetches reads only the few entries waiting for a task.
+            models.Index(
+                fields=["requested_at"],
+                name="myinfo_entry_awaiting_task",
+                condition=AWAITING_TASK,
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.category} ({self.state})"
+
+    @property
+    def awaiting_task(self) -> bool:
+        """A fetch task should come for this entry: one is queued or running, or a retry is due."""
+        return self.state == EntryState.FETCHING or (
+            self.state == EntryState.FAILED and self.last_error_code == FetchError.UNAVAILABLE
+        )
+
+    @property
+    def last_sign_of_life(self) -> datetime | None:
+        """The latest moment a fetch of this entry was asked for, sent again, or began an attempt."""
+        return max((t for t in (self.requested_at, self.resent_at, self.last_attempt_at) if t), default=None)
 
 
 class ReviewState(models.TextChoices):

@@ -15,7 +15,7 @@ from django.utils import timezone
 from portal.core.categories import MEDICAL, SELF_INFORMATION, Category
 from portal.identity.models import Resident
 from portal.myinfo.models import CategoryEntry, EntryState, FetchError
-from portal.myinfo.services import FETCH_STALL, agency_for_category
+from portal.myinfo.services import agency_for_category, fetch_stalled
 
 _MEDICAL = frozenset(c.code for c in MEDICAL)
 
@@ -63,8 +63,8 @@ def _card_state(entry: CategoryEntry | None, has_data: bool, now: datetime) -> t
     if entry.state == EntryState.QUARANTINED:
         return CardState.QUARANTINED, FetchError.IDENTITY_MISMATCH
     if entry.state == EntryState.FETCHING:
-        if entry.requested_at is not None and now - entry.requested_at >= FETCH_STALL:
-            # The fetch was lost (a worker and its redelivery both gone): say so rather than spin forever.
+        if fetch_stalled(entry, now=now):
+            # The fetch was lost: say so rather than spin (the beat's sweep or a refresh sends it again).
             return (CardState.STALE if has_data else CardState.FAILED), FetchError.GAVE_UP
         return CardState.FETCHING, ""
     if entry.state == EntryState.FAILED:

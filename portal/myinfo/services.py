@@ -8,23 +8,27 @@ step is safe to run twice: a redelivered task finds its work done, or does it ag
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from celery import group
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from portal.agencies.breaker import breaker_allow, breaker_failure, breaker_success
 from portal.agencies.client import AgencyError, AgencyUnavailable, agency_get, agency_post
 from portal.agencies.codes import AgencyInfo, agency_code, agency_registry
 from portal.core.crypto import lookup_hash
+from portal.core.outages import BROKER_UNREACHABLE
 from portal.history.models import Channel
 from portal.history.services import Actor, release_record
 from portal.identity.models import Resident, SecurityEvent
 from portal.myinfo.models import (
+    AWAITING_TASK,
     MYINFO_CATEGORIES,
     CategoryEntry,
     EntryState,
@@ -42,9 +46,11 @@ from portal.myinfo.payload import (
 
 logger = logging.getLogger(__name__)
 
-#: A fetch asked for longer ago than this and still not ended was lost (its message outlives a dead
-#: worker by the broker's visibility timeout, 10 minutes): a new refresh may start it again.
-FETCH_STALL = timedelta(minutes=15)
+#: A request older than this whose fetch was lost is given up rather than sent again: the resident may
+#: have long gone, and a broker that keeps losing messages must not keep a category "fetching".
+FETCH_RESEND_LIMIT = timedelta(hours=1)
+#: The most entries one sweep sends again or gives up; the beat runs it every minute.
+FETCH_RECOVERY_BATCH = 1000
 #: Sent as the report's reason; the only kind of mis-link report the portal makes.
 MISLINK_REASON = "identity_mismatch"
 
@@ -59,6 +65,21 @@ _CLIENT_ERRORS = {
 _SECURITY_RELEVANT = frozenset(
     {FetchError.CONTENT_TYPE, FetchError.MALFORMED, FetchError.OVERSIZED, FetchError.WRONG_SUBJECT}
 )
+
+
+def fetch_stall() -> timedelta:
+    """A fetch with no sign of life for this long was lost (``MYINFO_FETCH_STALL_SECONDS``, 15 minutes).
+
+    Longer than the broker's visibility timeout (10 minutes), after which a dead worker's task comes back
+    by itself: only a message the broker itself lost waits this long.
+    """
+    return timedelta(seconds=settings.MYINFO_FETCH_STALL_SECONDS)
+
+
+def fetch_stalled(entry: CategoryEntry, *, now: datetime) -> bool:
+    """The entry waits for a fetch task that shows no sign of life: its message was lost."""
+    last = entry.last_sign_of_life
+    return entry.awaiting_task and (last is None or now - last >= fetch_stall())
 
 
 def agency_for_category(category: str) -> AgencyInfo:
@@ -84,11 +105,10 @@ def myinfo_refresh_start(
 ) -> list[str]:
     """Marks the categories as being fetched and, once committed, queues one fetch task for each at once.
 
-    A category already being fetched (asked for less than :data:`FETCH_STALL` ago) is left to that
-    fetch. Returns the categories queued. Called on login and by the page's "refresh".
+    A category already being fetched (not :func:`fetch_stalled`) is left to that fetch. Returns the
+    categories queued. Called on login and by the page's "refresh". A broker that refuses the tasks
+    leaves them failed, "not started" (:func:`_fetches_send`), not spinning.
     """
-    from portal.myinfo.tasks import fetch_category  # the task module imports this one
-
     now = timezone.now()
     wanted = _checked_categories(categories)
     CategoryEntry.objects.bulk_create(
@@ -97,28 +117,46 @@ def myinfo_refresh_start(
     )
     queued = []
     for entry in CategoryEntry.objects.select_for_update().filter(resident=resident, category__in=wanted):
-        under_way = (
-            entry.state == EntryState.FETCHING
-            and entry.requested_at is not None
-            and now - entry.requested_at < FETCH_STALL
-        )
-        if under_way:
+        if entry.state == EntryState.FETCHING and not fetch_stalled(entry, now=now):
             continue
         entry.state = EntryState.FETCHING
         entry.requested_at = now
+        entry.resent_at = None
         entry.attempts = 0
         entry.last_error_code = ""
-        entry.save(update_fields=["state", "requested_at", "attempts", "last_error_code", "updated_at"])
+        entry.save(
+            update_fields=["state", "requested_at", "resent_at", "attempts", "last_error_code", "updated_at"]
+        )
         queued.append(entry.category)
     queued.sort(key=MYINFO_CATEGORIES.index)
     if queued:
-        fetches = group(
-            fetch_category.si(resident_id=resident.pk, category=c, requested_at=now.isoformat())
-            for c in queued
+        # robust: whatever else goes wrong while sending must not undo a login.
+        transaction.on_commit(
+            partial(_fetches_send, resident_id=resident.pk, categories=queued, requested_at=now), robust=True
         )
-        # robust: a broker that is down must not undo a login; the entries then show as stalled.
-        transaction.on_commit(fetches.apply_async, robust=True)
     return queued
+
+
+def _fetches_send(*, resident_id: int, categories: list[str], requested_at: datetime) -> None:
+    """Sends one fetch task per category at once; when the broker refuses, says so on the entries."""
+    from portal.myinfo.tasks import fetch_category  # the task module imports this one
+
+    fetches = group(
+        fetch_category.si(resident_id=resident_id, category=c, requested_at=requested_at.isoformat())
+        for c in categories
+    )
+    try:
+        fetches.apply_async()
+    except BROKER_UNREACHABLE as exc:
+        logger.warning("myinfo fetches for resident %s not queued: %r", resident_id, exc)
+        # Those no worker began (some of the group may have been sent before the broker went).
+        CategoryEntry.objects.filter(
+            resident_id=resident_id,
+            category__in=categories,
+            state=EntryState.FETCHING,
+            requested_at=requested_at,
+            attempts=0,
+        ).update(state=EntryState.FAILED, last_error_code=FetchError.NOT_STARTED, updated_at=timezone.now())
 
 
 def category_fetch(*, resident_id: int, category: str, requested_at: datetime | None = None) -> str:
@@ -395,6 +433,61 @@ def myinfo_fetch_gave_up(*, resident_id: int, category: str) -> None:
         state__in=(EntryState.FETCHING, EntryState.FAILED),
         last_error_code__in=("", FetchError.UNAVAILABLE),
     ).update(state=EntryState.FAILED, last_error_code=FetchError.GAVE_UP, updated_at=timezone.now())
+
+
+@dataclass(frozen=True)
+class FetchRecovery:
+    sent_again: int
+    given_up: int
+
+
+def myinfo_fetches_recover(*, now: datetime) -> FetchRecovery:
+    """Sends again the fetches the broker lost, and gives up those asked for too long ago (beat, 1 min).
+
+    A fetch waiting for its task (queued, running, or a retry due) with no sign of life for
+    :func:`fetch_stall` was lost: a broker restarted without its data forgot it, or a publish never
+    arrived. A request younger than :data:`FETCH_RESEND_LIMIT` gets one new task with the same
+    ``requested_at``, so that should the old one turn up after all, whichever comes second finds the
+    request ended and does nothing; an older one is given up, and the page offers to try again.
+    """
+    from portal.myinfo.tasks import fetch_category  # the task module imports this one
+
+    cutoff = now - fetch_stall()
+    quiet = (
+        Q(requested_at__lte=cutoff)
+        & (Q(resent_at__isnull=True) | Q(resent_at__lte=cutoff))
+        & (Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lte=cutoff))
+    )
+    sent_again = given_up = 0
+    # The tasks are sent inside the transaction: a worker's attempt waits on the row lock until the mark
+    # commits, and a broker that refuses rolls every mark back for the next sweep.
+    with transaction.atomic():
+        stalled = (
+            CategoryEntry.objects.select_for_update(skip_locked=True)
+            .filter(AWAITING_TASK, quiet)
+            .defer("payload")  # never decrypted here
+            .order_by("requested_at")[:FETCH_RECOVERY_BATCH]
+        )
+        for entry in stalled:
+            if entry.requested_at <= now - FETCH_RESEND_LIMIT:
+                entry.state = EntryState.FAILED
+                entry.last_error_code = FetchError.GAVE_UP
+                entry.save(update_fields=["state", "last_error_code", "updated_at"])
+                given_up += 1
+                continue
+            entry.resent_at = now
+            entry.save(update_fields=["resent_at", "updated_at"])
+            fetch_category.apply_async(
+                kwargs={
+                    "resident_id": entry.resident_id,
+                    "category": entry.category,
+                    "requested_at": entry.requested_at.isoformat(),
+                }
+            )
+            sent_again += 1
+    if sent_again or given_up:
+        logger.warning("lost myinfo fetches: %d sent again, %d given up", sent_again, given_up)
+    return FetchRecovery(sent_again=sent_again, given_up=given_up)
 
 
 def myinfo_purge_expired(*, now: datetime) -> int:

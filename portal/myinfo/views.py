@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.core.categories import CATEGORIES
+from portal.core.outages import broker_reachable
 from portal.history.models import Channel
 from portal.history.services import release_record
 from portal.myinfo import charts, exports, selectors, services
@@ -66,6 +67,8 @@ def overview(request: HttpRequest) -> HttpResponse:
         {
             "statuses": statuses,
             "any_fetching": any(s.state == "fetching" for s in statuses),
+            # While the broker is down no refresh can start: the page says so instead of promising one.
+            "fetching_possible": broker_reachable(),
             "language": _language(),
         },
     )

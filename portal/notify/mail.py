@@ -45,7 +45,8 @@ def _message(*, to: str, subject_template: str, body_template: str, context: dic
     )
 
 
-def _send(message: EmailMessage) -> None:
+def message_send(message: EmailMessage) -> None:
+    """Sends one message through the default mailer; SMTP faults become MailRetryable or MailRefused."""
     try:
         message.send()  # the default mailer (settings.MAILERS), with its timeout
     except smtplib.SMTPRecipientsRefused as exc:
@@ -70,7 +71,7 @@ def notice_mail_send(*, to: str, kind: str, url: str) -> None:
         "link": portal_link(url),
         "settings_link": portal_link("/settings/notifications/"),
     }
-    _send(
+    message_send(
         _message(
             to=to,
             subject_template="notify/email/notice_subject.txt",
@@ -87,7 +88,7 @@ def confirmation_mail_send(*, to: str, confirm_path: str) -> None:
         "settings_link": portal_link("/settings/notifications/"),
         "hours": settings.NOTIFY_EMAIL_CONFIRM_MAX_AGE // 3600,
     }
-    _send(
+    message_send(
         _message(
             to=to,
             subject_template="notify/email/confirm_subject.txt",

@@ -1,8 +1,10 @@
 """What a proxy may be granted, one scope at a time (issue 7): each self-information category, the medical
-data, reading (and, not offered yet, answering) notices, the access history, viewing the public-fund
-account (never changing it).
+data, reading and answering notices, the access history, viewing the public-fund account (never changing
+it).
 
-Codes never change; they are stored in grants and signed by the principal.
+Codes never change; they are stored in grants and signed by the principal. A scope that cannot be used
+without another (answering a notice means reading it first) brings that one with it when chosen, so the
+principal signs, and the list shows, everything the proxy can do.
 """
 
 from dataclasses import dataclass
@@ -37,8 +39,11 @@ SCOPES: tuple[Scope, ...] = (
         "view my medical data (medicines, checkups, expenses)",
     ),
     Scope(NOTICES_READ, "お知らせを読む", "read my notices"),
-    # NOTICES_ANSWER ("answer my notices") is not offered yet: answering for someone else needs the
-    # proxy's own signature on the answer and its attribution to the agency, not built so far.
+    Scope(
+        NOTICES_ANSWER,
+        "お知らせに回答する（読むことも含みます。署名は代理人ご自身のカードで）",
+        "answer my notices (includes reading them; signed with the proxy's own card)",
+    ),
     Scope(HISTORY, "アクセス記録を見る", "view my access history"),
     Scope(
         ACCOUNT_VIEW,
@@ -49,6 +54,16 @@ SCOPES: tuple[Scope, ...] = (
 SCOPE_CODES = frozenset(s.code for s in SCOPES)
 BY_CODE = {s.code: s for s in SCOPES}
 MEDICAL_CATEGORIES = frozenset(c.code for c in MEDICAL)
+# Scopes that are of no use without others: chosen, they bring those along.
+IMPLIED: dict[str, tuple[str, ...]] = {NOTICES_ANSWER: (NOTICES_READ,)}
+
+
+def scopes_with_implied(codes: list[str]) -> list[str]:
+    """The scopes chosen and those they need, sorted and once each."""
+    chosen = set(codes)
+    for code in list(chosen):
+        chosen.update(IMPLIED.get(code, ()))
+    return sorted(chosen)
 
 
 def scope_for_category(category: str) -> str:

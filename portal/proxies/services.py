@@ -15,7 +15,7 @@ from portal.core.errors import PortalError
 from portal.identity.models import Resident
 from portal.identity.services import StepUpProof
 from portal.proxies.models import EndedBy, GrantState, ProxyGrant
-from portal.proxies.scopes import SCOPE_CODES
+from portal.proxies.scopes import SCOPE_CODES, scopes_with_implied
 
 APPOINT_ACT = "proxy.appoint"
 INVITATION_HOURS = 72
@@ -42,7 +42,7 @@ def _check_scopes(scopes: list[str]) -> list[str]:
     unknown = [s for s in chosen if s not in SCOPE_CODES]
     if unknown:
         raise _refused("unknown_scope", "選べない範囲が含まれています。", f"Unknown scope: {unknown[0]}.")
-    return chosen
+    return scopes_with_implied(chosen)
 
 
 def _check_end(ends_on: dt.date, today: dt.date) -> dt.date:

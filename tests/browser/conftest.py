@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from django.conf import settings as django_settings
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from simulators.cardapp import CardStore
@@ -156,6 +157,8 @@ def agency_worker(worker_environment, portal_to_agency, tmp_path):  # noqa: F811
         "AGENCY_BASE_URL": portal_to_agency.url,
         "AGENCY_CLIENT_KEY": str(portal_to_agency.key_file),
         "AGENCY_CLIENT_JWKS": str(portal_to_agency.jwks_file),
+        # What the web process calls itself (a test may set it to the live server): callbacks say it too.
+        "OIDC_ISSUER": django_settings.OIDC_ISSUER,
     }
     with running_worker(
         environment,

@@ -117,7 +117,12 @@ def firm_make(
     interval_days: int | None = None,
     access_days: int = 30,
     environment: str = ClientEnvironment.PRODUCTION,
+    redirect_uri: str = REDIRECT_URI,
+    callback_url: str = "",
+    jwks: dict[str, Any] | None = None,
 ) -> FirmAgent:
+    """An approved firm with one purpose and one client; its own new key unless `jwks` is given (a firm
+    that signs elsewhere, such as the sample bank)."""
     key = ECKey.generate_key("P-256")
     key.ensure_kid()
     public = key.as_dict(private=False)
@@ -149,9 +154,9 @@ def firm_make(
         firm=firm,
         client_id=client_id,
         environment=environment,
-        redirect_uris=[REDIRECT_URI],
-        jwks={"keys": [public]},
-        callback_url="",
+        redirect_uris=[redirect_uri],
+        jwks=jwks or {"keys": [public]},
+        callback_url=callback_url,
     )
     return FirmAgent(client_id=client_id, key=key)
 
@@ -183,8 +188,51 @@ def consent_and_code(client: Client, jpki, agent: FirmAgent, *, card: str = "yam
     request_id = re.fullmatch(r"/stepup/([0-9a-f-]+)/", signing["Location"]).group(1)
     assert card_answer(client, jpki, request_id, card, PASSWORD).status_code == 200
     back = client.post(f"/oauth/authorize/{pushed_id}/decision?stepup={request_id}")
-    assert back.status_code == 302, back
-    query = parse_qs(urlparse(back["Location"]).query)
-    assert back["Location"].startswith(REDIRECT_URI) and query["state"] == [agent.state]
+    assert back.status_code == 200, back
+    return_url = back.context["return_url"]
+    assert f'content="0;url={return_url}"' in back.content.decode().replace("&amp;", "&")
+    query = parse_qs(urlparse(return_url).query)
+    assert return_url.startswith(REDIRECT_URI) and query["state"] == [agent.state]
     assert query["iss"] == [ISSUER]
     return query["code"][0]
+
+
+def issued_token(agent: FirmAgent, resident: Resident, scopes: list[str]) -> str:
+    """A consent and a token for it made directly, as the flow would leave them (for tests of the API)."""
+    from datetime import timedelta
+
+    from portal.consents.models import Consent, IssuedToken
+    from portal.consents.services import credential_hash
+
+    client = FirmClient.objects.select_related("firm").get(client_id=agent.client_id)
+    purpose = client.firm.purposes.get()
+    now = timezone.now()
+    consent = Consent.objects.create(
+        resident=resident,
+        firm=client.firm,
+        client=client,
+        purpose=purpose,
+        purpose_code=purpose.code,
+        purpose_ja=purpose.description_ja,
+        purpose_en=purpose.description_en,
+        scopes=scopes,
+        access_kind=purpose.access_kind,
+        interval_days=purpose.interval_days,
+        retention_days=client.firm.retention_days,
+        starts_at=now,
+        expires_at=now + timedelta(days=purpose.access_days),
+        signing_request_id=uuid.uuid4(),
+        act_digest="c" * 64,
+        signer_serial_hash="s" * 64,
+    )
+    token = secrets.token_urlsafe(32)
+    IssuedToken.objects.create(
+        consent=consent,
+        client=client,
+        access_token_hash=credential_hash(token, kind="access"),
+        scope=" ".join(["openid", *scopes]),
+        dpop_jkt=agent.dpop_key.thumbprint(),
+        issued_at=now,
+        expires_at=now + timedelta(minutes=10),
+    )
+    return token

@@ -129,8 +129,9 @@ def test_the_resident_declining_sends_access_denied_back_with_state_and_iss(clie
     request_uri = bank.request_uri(Client())
     page = client.get("/oauth/authorize", {"client_id": bank.client_id, "request_uri": request_uri})
     declined = client.post(f"/oauth/authorize/{page.context['pushed'].pk}/decision", {"decision": "deny"})
-    assert declined.status_code == 302 and declined["Location"].startswith(REDIRECT_URI)
-    assert "error=access_denied" in declined["Location"] and f"state={bank.state}" in declined["Location"]
+    return_url = declined.context["return_url"]
+    assert declined.status_code == 200 and return_url.startswith(REDIRECT_URI)
+    assert "error=access_denied" in return_url and f"state={bank.state}" in return_url
     assert not Consent.objects.exists()
     # The request is spent: the same link cannot be used again.
     again = client.get("/oauth/authorize", {"client_id": bank.client_id, "request_uri": request_uri})

@@ -17,6 +17,7 @@ from tests.consents.conftest import ISSUER, consent_and_code, firm_make
 from tests.consents.test_flow import hold_income
 
 pytestmark = pytest.mark.django_db
+NEW_CORPORATE_NUMBER = "3011101012863"
 
 
 @pytest.fixture
@@ -202,3 +203,51 @@ def test_the_same_resident_has_a_different_sub_at_every_firm(client, trusted_jpk
     first, second = Consent.objects.order_by("pk")
     assert services.pairwise_subject(first) != services.pairwise_subject(second)
     assert services.pairwise_subject(first) == services.pairwise_subject(Consent.objects.get(pk=first.pk))
+
+
+def test_a_change_of_controller_ends_every_active_consent_and_tells_each_resident(
+    client, trusted_jpki, bank, hanako, django_capture_on_commit_callbacks
+):
+    from notices.models import Notice
+
+    token = bank.exchange(Client(), consent_and_code(client, trusted_jpki, bank)).json()["access_token"]
+    consent = Consent.objects.get()
+    with django_capture_on_commit_callbacks():
+        ended = services.consents_end_for_controller_change(
+            firm_id=consent.firm_id, new_legal_name="株式会社みらい銀行"
+        )
+    assert ended == 1
+    consent.refresh_from_db()
+    assert consent.state == ConsentState.CONTROLLER_CHANGED
+    assert bank.api(Client(), "/api/v1/userinfo", token).status_code == 401
+    notice = Notice.objects.get(title_ja="情報の提供先の事業者が変わりました")
+    assert "株式会社みらい銀行" in notice.body_ja and "改めて同意" in notice.body_ja
+    assert services.consents_end_for_controller_change(firm_id=consent.firm_id, new_legal_name="x") == 0
+
+
+def test_staff_recording_a_change_of_controller_ends_the_firms_consents(
+    client, trusted_jpki, bank, hanako, django_capture_on_commit_callbacks
+):
+    from portal.celery import app as celery_app
+    from portal.firms.services import controller_change_record
+    from portal.identity.models import User
+
+    consent_and_code(client, trusted_jpki, bank)
+    consent = Consent.objects.get()
+    staff = User.objects.create_user("reviewer", is_staff=True)
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            controller_change_record(
+                firm_id=consent.firm_id,
+                staff=staff,
+                new_legal_name="株式会社みらい銀行",
+                new_corporate_number=NEW_CORPORATE_NUMBER,
+                reason="合併",
+                effective_on=timezone.localdate(),
+            )
+    finally:
+        celery_app.conf.task_always_eager = eager
+    consent.refresh_from_db()
+    assert consent.state == ConsentState.CONTROLLER_CHANGED

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from django.conf import settings
 from django.db import connection
 from joserfc.jwk import ECKey
@@ -192,3 +193,116 @@ def portal_to_agency(settings, agency_simulator) -> AgencySimulator:
     settings.AGENCY_CLIENT_KEY_FILE = str(agency_simulator.key_file)
     settings.AGENCY_CLIENT_JWKS_FILE = str(agency_simulator.jwks_file)
     return agency_simulator
+
+
+@dataclass
+class RedisServer:
+    """A `redis-server` of one test's own, on a free port, that the test may stop and start again.
+
+    ``persistent``: an append-only file under the test's directory keeps the data across a restart (what
+    production should run); without it a restart comes back empty, the queue and cache forgotten.
+    """
+
+    port: int
+    directory: Path
+    persistent: bool
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.directory),
+                "--save",
+                "",
+                "--appendonly",
+                "yes" if self.persistent else "no",
+                "--appendfsync",
+                "always",
+                "--logfile",
+                str(self.directory / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        wait_until(self.answers, timeout=30, what=f"redis-server on port {self.port} to answer")
+
+    def stop(self) -> None:
+        """SIGTERM, as a service manager stops it (an append-only file is flushed, nothing else saved)."""
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def answers(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            pytest.fail(f"redis-server exited:\n{(self.directory / 'redis.log').read_text()}")
+        try:
+            return redis.Redis(port=self.port, socket_connect_timeout=1).ping()
+        except redis.exceptions.RedisError:
+            return False
+
+
+@contextmanager
+def running_redis(directory: Path, *, persistent: bool) -> Iterator[RedisServer]:
+    directory.mkdir(parents=True, exist_ok=True)
+    server = RedisServer(port=free_port(), directory=directory, persistent=persistent)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def running_web(environment: dict[str, str], *, log_path: Path) -> Iterator[str]:
+    """The portal's web process (gunicorn, as the Procfile runs it) on a free port; yields its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "portal.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+                "--threads",
+                "4",
+            ],
+            cwd=REPO,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+        def healthy() -> bool:
+            if process.poll() is not None:
+                pytest.fail(f"the web process exited at start:\n{log_path.read_text()}")
+            try:
+                return httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        try:
+            # Django loads its URLs and middleware on the first request: slow on a busy machine.
+            wait_until(healthy, timeout=90, what="the web process's /healthz")
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -120,3 +120,23 @@ def test_a_refusal_is_not_an_outage(agencies, resident, breaker_settings):
         category_fetch(resident_id=resident.pk, category="household")
     assert breaker_state(agency_id=AGENCY) == "closed"
     assert len(agencies.requests) == 5
+
+
+def test_while_the_cache_is_down_the_breaker_stands_aside(breaker_settings, stop_shared_cache):
+    now = time.time()
+    _fail(3, now)  # open, as the cache last knew it
+    stop_shared_cache()
+    breaker_allow(agency_id=AGENCY, now=now)  # nothing to consult: the call goes through
+    breaker_failure(agency_id=AGENCY, now=now)  # nor to count in
+    breaker_success(agency_id=AGENCY)
+
+
+@pytest.mark.django_db
+def test_a_fetch_ends_while_the_cache_is_down(agencies, resident, breaker_settings, stop_shared_cache):
+    # A fetch in flight when Redis stops must still land its answer in the database.
+    agencies.answer("household", answer_for(resident, "household", HOUSEHOLD_DATA))
+    stop_shared_cache()
+    assert category_fetch(resident_id=resident.pk, category="household") == EntryState.DONE
+    agencies.answer("household", {"error": "agency_unavailable"}, status=503)
+    with pytest.raises(AgencyUnavailable):  # an outage is still retryable, only not counted
+        category_fetch(resident_id=resident.pk, category="household")

@@ -7,6 +7,7 @@ import json
 import pytest
 from django.utils import timezone
 
+from portal.celery import app as celery_app
 from portal.history.models import ReleaseRecord
 from portal.identity.models import Resident
 from portal.myinfo.models import CategoryEntry, EntryState
@@ -136,6 +137,32 @@ def test_refresh_queues_the_asked_category(client, hanako, monkeypatch):
     response = client.post("/myinfo/refresh/", {"category": "pension"})
     assert response.status_code == 302 and asked[0]["categories"] == ["pension"]
     assert client.post("/myinfo/refresh/", {"category": "nope"}).status_code == 404
+
+
+OUTAGE_JA = "ただいまシステムの一部が停止しているため、情報を取り寄せられません。"
+OUTAGE_EN = "Part of the system is down at the moment, so your information cannot be fetched."
+
+
+def test_overview_says_when_fetching_cannot_start(client, hanako, monkeypatch):
+    assert 'id="fetching-unavailable"' not in client.get("/myinfo/").content.decode()
+    _held(hanako, "household", HOUSEHOLD)
+    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:9/0")  # the broker is down
+
+    page = client.get("/myinfo/")
+    body = page.content.decode()
+    assert page.status_code == 200 and 'id="fetching-unavailable"' in body and OUTAGE_JA in body
+    assert 'data-category="household" data-state="done"' in body  # what is held is still shown
+    english = client.get("/myinfo/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert OUTAGE_EN in english
+
+
+def test_overview_answers_while_the_shared_cache_is_down(client, hanako, stop_shared_cache):
+    _held(hanako, "household", HOUSEHOLD)
+    stop_shared_cache()
+    page = client.get("/myinfo/")
+    assert page.status_code == 200
+    assert 'data-category="household" data-state="done"' in page.content.decode()
+    assert client.get("/myinfo/status.json").status_code == 200
 
 
 def test_exports_record_each_category_first(client, hanako):

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import kombu.exceptions
 import pytest
 from celery import group
 from django.contrib.auth.signals import user_logged_in
@@ -121,3 +122,48 @@ def test_a_broken_broker_does_not_break_the_login(
     with django_capture_on_commit_callbacks(execute=True):
         login_with_card(client, trusted_jpki, "yamada-hanako")  # asserts the login completed
     assert client.get("/").status_code == 200
+
+
+def test_a_broker_that_refuses_leaves_the_categories_not_started(
+    resident, monkeypatch, django_capture_on_commit_callbacks
+):
+    def refuse(self, *args, **kwargs):
+        raise kombu.exceptions.OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(group, "apply_async", refuse)
+    with django_capture_on_commit_callbacks() as callbacks:
+        myinfo_refresh_start(resident=resident, categories=["household", "pension"])
+    # A worker began one before the broker went (part of the group was sent): that one is under way.
+    CategoryEntry.objects.filter(resident=resident, category="pension").update(attempts=1)
+    for callback in callbacks:
+        callback()
+
+    household = CategoryEntry.objects.get(resident=resident, category="household")
+    assert (household.state, household.last_error_code) == (EntryState.FAILED, FetchError.NOT_STARTED)
+    pension = CategoryEntry.objects.get(resident=resident, category="pension")
+    assert (pension.state, pension.last_error_code) == (EntryState.FETCHING, "")
+
+
+def test_a_category_not_started_may_be_asked_for_again(resident, sent, django_capture_on_commit_callbacks):
+    CategoryEntry.objects.create(
+        resident=resident,
+        category="household",
+        agency_id="municipal-resident",
+        state=EntryState.FAILED,
+        last_error_code=FetchError.NOT_STARTED,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert myinfo_refresh_start(resident=resident, categories=["household"]) == ["household"]
+    assert [t["category"] for t in sent[0]] == ["household"]
+
+
+def test_a_fetch_the_sweep_sent_again_is_under_way(resident, sent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        myinfo_refresh_start(resident=resident, categories=["household"])
+    entry = CategoryEntry.objects.get(resident=resident, category="household")
+    # Asked for long ago, lost, and sent again a moment ago: the new task is coming.
+    entry.requested_at -= timedelta(minutes=16)
+    entry.resent_at = entry.requested_at + timedelta(minutes=15, seconds=30)
+    entry.save(update_fields=["requested_at", "resent_at"])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert myinfo_refresh_start(resident=resident, categories=["household"]) == []

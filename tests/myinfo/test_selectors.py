@@ -90,6 +90,24 @@ def test_a_refresh_under_way_keeps_showing_the_older_data(resident):
     assert myinfo_payload(resident=resident, category="household", now=now) == DATA
 
 
+def test_a_lost_fetch_sent_again_by_the_sweep_shows_as_fetching(resident, settings):
+    now = timezone.now()
+    _entry(
+        resident,
+        "household",
+        state=EntryState.FETCHING,
+        now=now,
+        payload=None,
+        age=timedelta(minutes=20),
+        resent_at=now - timedelta(minutes=1),
+    )
+    assert _cards(resident, now)["household"].state == CardState.FETCHING
+    # The stall is a setting: lowered, the same fetch counts as lost again.
+    settings.MYINFO_FETCH_STALL_SECONDS = 30
+    card = _cards(resident, now)["household"]
+    assert (card.state, card.error_code) == (CardState.FAILED, FetchError.GAVE_UP)
+
+
 def test_payload_only_while_it_lives_and_only_the_residents_own(resident):
     now = timezone.now()
     _entry(resident, "household", state=EntryState.DONE, now=now)

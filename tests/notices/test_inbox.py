@@ -179,3 +179,16 @@ def test_badge_links_to_the_inbox_on_other_pages(api, resident):
     _send(api, resident, "a")
     page = logged_in(resident).get("/history/").content.decode()
     assert 'href="/notices/" id="inbox-link"' in page and 'id="unread-count">1<' in page
+
+
+def test_unread_count_comes_from_the_database_while_the_cache_is_down(api, resident, stop_shared_cache):
+    _send(api, resident, "a")
+    client = logged_in(resident)
+    stop_shared_cache()
+    assert notice_unread_count(resident=resident) == 1
+    page = client.get("/notices/")  # the header's badge must not break the page
+    assert page.status_code == 200 and 'id="unread-count">1<' in page.content.decode()
+    notice = Notice.objects.get()
+    assert client.get(f"/notices/{notice.public_id}/").status_code == 200  # reading it forgets no count
+    assert NoticeState.objects.get().read_at is not None
+    assert notice_unread_count(resident=resident) == 0

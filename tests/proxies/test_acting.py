@@ -198,3 +198,37 @@ def test_a_protected_address_never_reaches_a_proxy(kazuo, yuki):
 def test_downloads_are_not_offered_while_acting(acting):
     client, _ = acting
     assert 'href="/myinfo/export.json"' not in client.get("/myinfo/").content.decode()
+
+
+def test_the_signature_pages_open_to_a_proxy_only_to_sign_an_answer(kazuo, yuki):
+    from portal.identity.services import stepup_start
+    from portal.identity.views import SESSION_BROWSER_KEY
+
+    def start(act):
+        return stepup_start(
+            resident=yuki,
+            browser_key="her-browser",
+            act=act,
+            summary_ja="署名",
+            summary_en="Sign",
+            payload={},
+        )
+
+    answering = grant_between(kazuo, yuki, ["notices_answer"])
+    client = logged_in(yuki)
+    session = client.session
+    session[SESSION_BROWSER_KEY] = "her-browser"
+    session.save()
+    client.post(f"/proxies/{answering.public_id}/act/")
+    answer, appoint = start("notice.respond"), start("proxy.appoint")
+    assert client.get(f"/stepup/{answer.id}/").status_code == 200
+    assert client.get(f"/signing/{answer.id}/status/").json() == {"status": "pending"}
+    refused = client.get(f"/stepup/{appoint.id}/")  # her own business waits until she switches back
+    assert refused.status_code == 302 and refused["Location"] == "/proxies/"
+
+    services.grant_end(resident=kazuo, grant_public_id=answering.public_id)
+    reading = grant_between(kazuo, yuki, ["notices_read"])
+    client.post(f"/proxies/{reading.public_id}/act/")
+    for path in (f"/stepup/{answer.id}/", f"/signing/{answer.id}/status/"):
+        response = client.get(path)
+        assert response.status_code == 302 and response["Location"] == "/proxies/", path

@@ -71,7 +71,7 @@ def test_circular_proxies_are_refused(kazuo, yuki):
     [
         ([], 30, "scopes_required"),
         (["myinfo:nonsense"], 30, "unknown_scope"),
-        (["notices_answer"], 30, "unknown_scope"),
+        (["account_change"], 30, "unknown_scope"),  # changing the account is never a proxy's
         (["medical"], 0, "end_in_past"),
         (["medical"], 400, "end_too_far"),
     ],
@@ -81,6 +81,12 @@ def test_bad_invitations_are_refused_and_nothing_saved(kazuo, scopes, ends_in, c
         _invite(kazuo, scopes, timezone.localdate() + dt.timedelta(days=ends_in))
     assert refused.value.code == code and refused.value.message_ja and refused.value.message_en
     assert not ProxyGrant.objects.exists()
+
+
+def test_answering_notices_brings_reading_them_into_what_the_principal_signs(kazuo):
+    grant, _ = _invite(kazuo, ["notices_answer", "medical"])
+    assert grant.scopes == ["medical", "notices_answer", "notices_read"]
+    assert services.appoint_payload(grant)["scopes"] == ["medical", "notices_answer", "notices_read"]
 
 
 def test_either_side_ends_it_and_end_all_ends_every_proxy(kazuo, yuki, stranger):

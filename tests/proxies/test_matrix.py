@@ -1,6 +1,7 @@
-"""The authorisation matrix: every resident page that shows personal data, against every kind of caller,
-allowed exactly when it should be. "Allowed" means the principal's own data is on the page; every denial
-is checked for the absence of that data, whatever the status.
+"""The authorisation matrix: every resident page that shows personal data, and the one change a proxy
+may make (answering a notice), against every kind of caller, allowed exactly when it should be. "Allowed"
+means the principal's own data is on the page (or the answer is stored as theirs); every denial is
+checked for the absence of that data (or of any answer), whatever the status.
 """
 
 import datetime as dt
@@ -10,13 +11,14 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
+from notices.models import Notice, NoticeResponse
 from notices.services import portal_notice_send
 from portal.history.models import Channel
 from portal.history.services import Actor, release_record
 from portal.proxies import services
 from portal.proxies.access import SESSION_ACTING
 from portal.proxies.models import GrantKind, ProxyGrant
-from portal.proxies.scopes import ACCOUNT_VIEW, HISTORY, MEDICAL_SCOPE, NOTICES_READ
+from portal.proxies.scopes import ACCOUNT_VIEW, HISTORY, MEDICAL_SCOPE, NOTICES_ANSWER, NOTICES_READ
 from tests.account.conftest import register_verified
 from tests.factories import ResidentFactory
 from tests.proxies.conftest import grant_between, logged_in
@@ -120,6 +122,44 @@ def test_matrix(world, caller, path, scope, marker):
             assert response.status_code == 403 and 'data-code="out_of_scope"' in body
         if caller == "anonymous":
             assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+@pytest.fixture
+def to_answer(world):
+    principal, _ = world
+    notice = portal_notice_send(
+        resident=principal,
+        key="matrix-answer",
+        category="care",
+        title_ja="介護保険負担割合証の確認",
+        title_en="",
+        body_ja="内容を確認してください。",
+        body_en="",
+    )
+    Notice.objects.filter(pk=notice.pk).update(action="confirm")
+    return notice
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_matrix_answering_a_notice(world, to_answer, caller):
+    principal, _ = world
+    client = _caller(caller, principal, NOTICES_ANSWER)
+    response = client.post(f"/notices/{to_answer.public_id}/respond/", {"confirmed": "on"})
+    answered = NoticeResponse.objects.filter(notice=to_answer, resident=principal)
+    if caller in ALLOWED:
+        assert response.status_code == 302 and response["Location"].endswith("/receipt/"), caller
+        assert answered.count() == 1
+        by_proxy = caller == "proxy_with_scope"
+        assert (answered.get().proxy_id is not None) is by_proxy
+    else:
+        assert not answered.exists() and not NoticeResponse.objects.exists(), caller
+        assert response.status_code in {302, 403, 404}, (caller, response.status_code)
+        if caller == "proxy_without_scope":
+            assert response.status_code == 403 and 'data-code="out_of_scope"' in response.content.decode()
+        elif caller == "anonymous":
+            assert response.status_code == 302 and response["Location"].startswith("/login/")
+        else:  # his notice is not in their inbox (their grant no longer counts, or they never had one)
+            assert response.status_code == 404, (caller, response.status_code)
 
 
 def test_guessing_another_residents_ids(world):

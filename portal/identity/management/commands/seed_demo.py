@@ -1,4 +1,5 @@
-"""Demo data for the portal: the agency key, a staff login, and (--residents N) synthetic residents.
+"""Demo data for the portal: the agency key, a staff login, the demo firm the sample bank runs as
+(portal.firms.demo, with its key pair), and (--residents N) synthetic residents.
 
 The demo people themselves open their user folders at their first card login, as real residents do;
 their cards and their agency records live in the simulators (demo/people.json).
@@ -8,11 +9,13 @@ import random
 import secrets
 import time
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from portal.core.crypto import lookup_hash
+from portal.firms.demo import demo_firm_ensure
 from portal.identity.models import Resident, User
 from portal.identity.mynumber import my_number_check_digit
 
@@ -49,7 +52,7 @@ BATCH = 2000
 
 
 class Command(BaseCommand):
-    help = "Seed demo data: agency client key, a staff login, and optionally N synthetic residents."
+    help = "Seed demo data: agency key, a staff login, the demo firm, and optionally N synthetic residents."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--residents", type=int, default=0, help="add this many synthetic residents")
@@ -58,6 +61,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         call_command("demo_keys", stdout=self.stdout)
         self._staff()
+        self._demo_firm()
         count = options["residents"]
         if count < 0:
             self.stderr.write("--residents must be 0 or more.")
@@ -73,6 +77,14 @@ class Command(BaseCommand):
         password = secrets.token_urlsafe(12)
         User.objects.create_superuser("staff", password)
         self.stdout.write(f"staff login for /staff/admin/: staff / {password} (shown once)")
+
+    def _demo_firm(self) -> None:
+        firm, token = demo_firm_ensure(staff=User.objects.get(username="staff"))
+        if token:
+            link = f"{settings.PORTAL_PUBLIC_URL}/developers/{firm.public_id}/?token={token}"
+            self.stdout.write(f"demo firm {firm.legal_name} ready; its page (shown once): {link}")
+        else:
+            self.stdout.write(f"demo firm {firm.legal_name} ready")
 
     def _residents(self, count: int, rng: random.Random) -> None:
         for start in range(0, count, BATCH):
