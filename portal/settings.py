@@ -159,7 +159,7 @@ REDIS_URL = env_str("REDIS_URL", "")
 if PRODUCTION and not REDIS_URL:
     raise ImproperlyConfigured("Production needs REDIS_URL.")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "portal.core.cache.PortalRedisCache", "LOCATION": REDIS_URL}}
     CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
     # An unacknowledged task (acks_late) goes back to the queue this long after its worker vanished; it
     # must outlast the longest task and retry countdown. Tests of redelivery lower it.

@@ -81,7 +81,7 @@ def stop_shared_cache(settings):
     def stop() -> None:
         settings.CACHES = {
             "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "BACKEND": "portal.core.cache.PortalRedisCache",
                 "LOCATION": "redis://127.0.0.1:9/0",
             }
         }

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from portal.consents import services
+from portal.consents import selectors, services
 from portal.consents.dpop import ALGORITHMS, DPoPError, dpop_verify
 from portal.consents.models import IssuedToken
 from portal.consents.scopes import BASIC_CATEGORY, BASIC_ITEMS, CATEGORY_SCOPES
@@ -46,13 +46,8 @@ def api_token(request: HttpRequest) -> IssuedToken:
             "A DPoP-bound access token is required (Authorization: DPoP <token>).",
         )
     value = value.strip()
-    # Read on every call: no ordering (the hash is unique), and what the checks and the record need joined.
-    rows = list(
-        IssuedToken.objects.select_related(
-            "consent__firm", "consent__resident", "consent__client", "client"
-        ).filter(access_token_hash=services.credential_hash(value, kind="access"))[:1]
-    )
-    token = rows[0] if rows else None
+    # Read on every call, with what the checks and the record need joined, in fixed SQL.
+    token = selectors.token_by_access_hash(services.credential_hash(value, kind="access"))
     if token is None or token.revoked_at is not None or token.expires_at <= timezone.now():
         raise _unauthorized(
             "invalid_token",

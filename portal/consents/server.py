@@ -27,13 +27,13 @@ from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
 from django.utils import timezone
 from joserfc.jwk import KeySet
 
-from portal.consents import keys, services
+from portal.consents import keys, selectors, services
 from portal.consents.models import AuthorizationCode, Consent, IssuedToken
 from portal.consents.scopes import SCOPES_SUPPORTED
+from portal.core.rows import row_insert
 from portal.firms.models import FirmClient
 
 PRIVATE_KEY_JWT = "private_key_jwt"
@@ -145,20 +145,13 @@ class CodeGrant(grants.AuthorizationCodeGrant):
 
     def query_authorization_code(self, code: str, client: FirmOAuthClient) -> AuthorizationCode | None:
         # What the grant reads next comes in this one query: the consent's firm and client (checked), its
-        # resident (the pairwise sub). No ordering: the hash is unique.
-        rows = list(
-            AuthorizationCode.objects.select_related(
-                "consent__firm", "consent__client", "consent__resident", "client"
-            ).filter(code_hash=services.credential_hash(code, kind="code"), client=client.client)[:1]
+        # resident (the pairwise sub).
+        found = selectors.code_by_hash(
+            services.credential_hash(code, kind="code"), client_pk=client.client.pk
         )
-        if not rows:
+        if found is None:
             return None
-        found = rows[0]
-        # Taken atomically: of two requests racing with one code, one wins and the other is a replay.
-        taken = AuthorizationCode.objects.filter(pk=found.pk, used_at__isnull=True).update(
-            used_at=timezone.now()
-        )
-        if not taken:
+        if not services.code_take(found):
             services.code_replayed(found)
             return None
         if found.expires_at <= timezone.now():
@@ -306,22 +299,24 @@ class ConsentAuthorizationServer(AuthorizationServer):
             token["refresh_token"] = secrets.token_urlsafe(48)
         return token
 
-    @transaction.atomic
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> IssuedToken:
         consent: Consent = request.user
         now = timezone.now()
         refresh = token.get("refresh_token")
-        return IssuedToken.objects.create(
-            consent=consent,
-            client=request.client.client,
-            code=request.authorization_code,
-            access_token_hash=services.credential_hash(token["access_token"], kind="access"),
-            refresh_token_hash=services.credential_hash(refresh, kind="refresh") if refresh else None,
-            scope=token["scope"],
-            dpop_jkt=_dpop_jkt(request),
-            issued_at=now,
-            expires_at=now + timedelta(seconds=token["expires_in"]),
-            refresh_expires_at=consent.expires_at if refresh else None,
+        # One fixed INSERT, a transaction by itself: written on every exchange.
+        return row_insert(
+            IssuedToken(
+                consent=consent,
+                client=request.client.client,
+                code=request.authorization_code,
+                access_token_hash=services.credential_hash(token["access_token"], kind="access"),
+                refresh_token_hash=services.credential_hash(refresh, kind="refresh") if refresh else None,
+                scope=token["scope"],
+                dpop_jkt=_dpop_jkt(request),
+                issued_at=now,
+                expires_at=now + timedelta(seconds=token["expires_in"]),
+                refresh_expires_at=consent.expires_at if refresh else None,
+            )
         )
 
     def handle_response(self, status_code: int, payload: Any, headers: Any) -> Any:

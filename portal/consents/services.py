@@ -14,9 +14,10 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from portal.consents import selectors
 from portal.consents.models import (
     AuthorizationCode,
     Consent,
@@ -72,7 +73,7 @@ def credential_hash(value: str, *, kind: str) -> str:
 
 def usable_client(client_id: str) -> FirmClient | None:
     """The client if its firm is approved and it may be used in its environment here; else None."""
-    client = FirmClient.objects.select_related("firm").filter(client_id=client_id).first()
+    client = selectors.client_by_client_id(client_id)
     return client if client is not None and client_allowed(client, client.firm) else None
 
 
@@ -336,6 +337,21 @@ def consents_expire(*, now: dt.datetime | None = None) -> int:
     return ended
 
 
+def code_take(code: AuthorizationCode) -> bool:
+    """Marks the code used; False if it was already. Of two requests racing with one code, one wins and the
+    other is a replay. One fixed statement: it runs on every exchange."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE consents_authorizationcode SET used_at = %s WHERE id = %s AND used_at IS NULL",
+            [now, code.pk],
+        )
+        taken = cursor.rowcount == 1
+    if taken:
+        code.used_at = now
+    return taken
+
+
 def code_replayed(code: AuthorizationCode) -> None:
     """RFC 6749 section 4.1.2: a code used twice revokes what it gave."""
     IssuedToken.objects.filter(code=code, revoked_at__isnull=True).update(revoked_at=timezone.now())
@@ -343,10 +359,9 @@ def code_replayed(code: AuthorizationCode) -> None:
 
 def token_by_string(token_string: str) -> IssuedToken | None:
     related = ("consent__firm", "consent__resident", "consent__client", "client")
-    tokens = IssuedToken.objects.select_related(*related)
-    return (
-        tokens.filter(access_token_hash=credential_hash(token_string, kind="access")).first()
-        or tokens.filter(refresh_token_hash=credential_hash(token_string, kind="refresh")).first()
+    refresh_tokens = IssuedToken.objects.select_related(*related)
+    return selectors.token_by_access_hash(credential_hash(token_string, kind="access")) or (
+        refresh_tokens.filter(refresh_token_hash=credential_hash(token_string, kind="refresh")).first()
     )
 
 
@@ -371,19 +386,36 @@ def pull_allowed_after(consent: Consent, category: str) -> dt.datetime | None:
 def pull_record(consent: Consent, category: str) -> None:
     """After a release: when it happened, and a one-time consent used up once all it covers was pulled."""
     now = timezone.now()
-    # On every pull, so one commit and no read: an upsert on the (consent, category) constraint.
-    with transaction.atomic():
-        PullRecord.objects.bulk_create(
-            [PullRecord(consent=consent, category=category, pulled_at=now)],
-            update_conflicts=True,
-            unique_fields=["consent", "category"],
-            update_fields=["pulled_at"],
-        )
-        Consent.objects.filter(pk=consent.pk).update(last_used_at=now)
+    if connection.vendor == "postgresql":
+        _pull_write_in_one_statement(consent, category, now)
+    else:
+        # On every pull, so one commit and no read: an upsert on the (consent, category) constraint.
+        with transaction.atomic():
+            PullRecord.objects.bulk_create(
+                [PullRecord(consent=consent, category=category, pulled_at=now)],
+                update_conflicts=True,
+                unique_fields=["consent", "category"],
+                update_fields=["pulled_at"],
+            )
+            Consent.objects.filter(pk=consent.pk).update(last_used_at=now)
+    consent.last_used_at = now
     if consent.access_kind == AccessKind.ONE_TIME:
         pulled = set(PullRecord.objects.filter(consent=consent).values_list("category", flat=True))
         if pulled_categories(consent.scopes) <= pulled:
             consent_end(consent, state=ConsentState.USED)
+
+
+def _pull_write_in_one_statement(consent: Consent, category: str, now: dt.datetime) -> None:
+    """PostgreSQL: the pull's upsert and the consent's last use in one statement, so that outside a
+    transaction it commits by itself: one round trip, no BEGIN and COMMIT, on every resource API call."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH pulled AS (INSERT INTO consents_pullrecord (consent_id, category, pulled_at) "
+            "VALUES (%s, %s, %s) ON CONFLICT (consent_id, category) "
+            "DO UPDATE SET pulled_at = EXCLUDED.pulled_at RETURNING 1) "
+            "UPDATE consents_consent SET last_used_at = %s WHERE id = %s AND EXISTS (SELECT 1 FROM pulled)",
+            [consent.pk, category, now, now, consent.pk],
+        )
 
 
 def category_granted(consent: Consent, category: str) -> bool:

@@ -3,9 +3,9 @@
 import hashlib
 import time
 
-from django.core.cache import cache
 from django.http import HttpRequest
 
+from portal.core.cache import counter_incr
 from portal.core.errors import PortalError
 
 
@@ -18,12 +18,7 @@ def rate_limit(*, scope: str, key: str, limit: int, window_seconds: int) -> None
     window = int(time.time() // window_seconds)
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     cache_key = f"ratelimit:{scope}:{digest}:{window}"
-    cache.add(cache_key, 0, timeout=window_seconds + 5)
-    try:
-        count = cache.incr(cache_key)
-    except ValueError:  # evicted between add and incr
-        cache.set(cache_key, 1, timeout=window_seconds + 5)
-        count = 1
+    count = counter_incr(cache_key, window_seconds + 5)
     if count > limit:
         raise PortalError(
             code="rate_limited",

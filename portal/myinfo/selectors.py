@@ -13,6 +13,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from portal.core.categories import MEDICAL, SELF_INFORMATION, Category
+from portal.core.rows import Columns, FixedRead
 from portal.identity.models import Resident
 from portal.myinfo.models import CategoryEntry, EntryState, FetchError
 from portal.myinfo.services import agency_for_category, fetch_stalled
@@ -140,12 +141,20 @@ class HeldInformation:
     agency_id: str
 
 
+# Read on every resource API call (the consent API): fixed SQL, the columns used (portal/core/rows.py).
+_HELD_COLUMNS = Columns(CategoryEntry, "e", ("id", "state", "payload", "as_of", "expires_at", "agency_id"))
+_HELD_READ = FixedRead(
+    (_HELD_COLUMNS,), lambda: f"FROM {_HELD_COLUMNS.table} WHERE e.resident_id = %s AND e.category = %s"
+)
+
+
 def myinfo_held(*, resident: Resident, category: str, now: datetime | None = None) -> HeldInformation | None:
     """The entry's state and, while held and unexpired (never quarantined), its data; None if never asked."""
     now = now or timezone.now()
-    entry = CategoryEntry.objects.filter(resident=resident, category=category).first()
-    if entry is None:
+    row = _HELD_READ.one([resident.pk, category])
+    if row is None:
         return None
+    (entry,) = row
     usable = entry.payload is not None and entry.expires_at and entry.expires_at > now
     held = usable and entry.state != EntryState.QUARANTINED
     return HeldInformation(
