@@ -303,7 +303,7 @@ class ConsentAuthorizationServer(AuthorizationServer):
         consent: Consent = request.user
         now = timezone.now()
         refresh = token.get("refresh_token")
-        # One fixed INSERT, a transaction by itself: written on every exchange.
+        # One fixed INSERT: written on every exchange (views.token commits it with the code taken).
         return row_insert(
             IssuedToken(
                 consent=consent,

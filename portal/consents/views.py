@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -143,7 +144,11 @@ def token(request: HttpRequest) -> HttpResponse:
         request.dpop_proof = dpop_verify(request)
     except DPoPError as error:
         return _oauth_error(400, error.error, error.description)
-    return server.create_token_response(request)
+    # One commit for what an exchange writes: the code taken and the token issued (a refresh: the old
+    # token revoked and the new one issued). A second request with the same code waits for this one's row
+    # lock, then finds the code taken: a replay.
+    with transaction.atomic():
+        return server.create_token_response(request)
 
 
 @csrf_exempt
