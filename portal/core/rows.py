@@ -42,6 +42,13 @@ class Columns:
         return [f for f in concrete if f.name in self.names or f.attname in self.names]
 
     @cached_property
+    def pk_index(self) -> int | None:
+        for index, field in enumerate(self.fields):
+            if field.primary_key:
+                return index
+        return None
+
+    @cached_property
     def attnames(self) -> frozenset[str]:
         return frozenset(f.attname for f in self.fields)
 
@@ -73,7 +80,8 @@ class Columns:
 
 class FixedRead:
     """`SELECT <the columns of parts> <rest>`: `rest` is the FROM, the joins and the WHERE, with %s
-    placeholders. `one` answers the first row's instances, one per part, or None."""
+    placeholders. `one` answers the first row's instances, one per part (None for a part LEFT JOINed and
+    not found, when its primary key is read), or None without a row."""
 
     def __init__(self, parts: Sequence[Columns], rest: Callable[[], str]) -> None:
         self.parts = tuple(parts)
@@ -87,17 +95,20 @@ class FixedRead:
     def _converters(self) -> list[list[tuple[Col, list[Converter]]]]:
         return [part.converters() for part in self.parts]
 
-    def one(self, params: Sequence[Any]) -> tuple[models.Model, ...] | None:
+    def one(self, params: Sequence[Any]) -> tuple[models.Model | None, ...] | None:
         with connection.cursor() as cursor:
             cursor.execute(self.sql, params)
             row = cursor.fetchone()
         if row is None:
             return None
-        instances = []
+        instances: list[models.Model | None] = []
         start = 0
         for part, converters in zip(self.parts, self._converters, strict=True):
             end = start + len(part.fields)
-            instances.append(part.build(row[start:end], converters))
+            values = row[start:end]
+            # A LEFT JOIN that found nothing: no instance, as select_related gives None.
+            absent = part.pk_index is not None and values[part.pk_index] is None
+            instances.append(None if absent else part.build(values, converters))
             start = end
         return tuple(instances)
 

@@ -2,10 +2,31 @@
 
 from django.contrib.auth.backends import ModelBackend
 
-from portal.identity.models import User
+from portal.core.rows import Columns, FixedRead, related_cache
+from portal.identity.models import Resident, User
+
+_USER = Columns(User, "u")
+# Every column but the My Number: a page that shows it (masked) reads it then, the others never decrypt it.
+_RESIDENT = Columns(
+    Resident, "r", tuple(f.name for f in Resident._meta.concrete_fields if f.name != "my_number")
+)
+# Read on every request with a session: fixed SQL (portal/core/rows.py), not a query compiled each time.
+_USER_READ = FixedRead(
+    (_USER, _RESIDENT),
+    lambda: f"FROM {_USER.table} LEFT JOIN {_RESIDENT.table} ON r.user_id = u.id WHERE u.id = %s",
+)
 
 
 class PortalBackend(ModelBackend):
     def get_user(self, user_id):
-        user = User._default_manager.select_related("resident").filter(pk=user_id).first()
-        return user if user is not None and self.user_can_authenticate(user) else None
+        try:
+            row = _USER_READ.one([int(user_id)])
+        except (TypeError, ValueError):
+            return None
+        if row is None:
+            return None
+        user, resident = row
+        related_cache(user, "resident", resident)
+        if resident is not None:
+            related_cache(resident, "user", user)
+        return user if self.user_can_authenticate(user) else None
