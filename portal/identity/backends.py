@@ -6,10 +6,9 @@ from portal.core.rows import Columns, FixedRead, related_cache
 from portal.identity.models import Resident, User
 
 _USER = Columns(User, "u")
-# Every column but the My Number: a page that shows it (masked) reads it then, the others never decrypt it.
-_RESIDENT = Columns(
-    Resident, "r", tuple(f.name for f in Resident._meta.concrete_fields if f.name != "my_number")
-)
+# Every column: the dashboard, the hottest page, shows the My Number masked, and a deferred column would
+# cost it a query.
+_RESIDENT = Columns(Resident, "r")
 # Read on every request with a session: fixed SQL (portal/core/rows.py), not a query compiled each time.
 _USER_READ = FixedRead(
     (_USER, _RESIDENT),

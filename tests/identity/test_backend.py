@@ -1,4 +1,4 @@
-"""The session's user: one fixed query with the user folder, the My Number left unread until asked for."""
+"""The session's user: one fixed query with the user folder, everything the dashboard shows included."""
 
 import pytest
 from django.db import connection
@@ -17,9 +17,9 @@ def test_a_resident_comes_with_the_folder_in_one_query():
         assert user.resident.name == resident.name
         assert user.resident.address == resident.address
         assert user.resident.user is user
+        assert user.resident.my_number_masked.endswith(resident.my_number[-4:])
     assert len(queries.captured_queries) == 1
-    assert "my_number" in user.resident.get_deferred_fields()
-    assert user.resident.my_number_masked.endswith(resident.my_number[-4:])  # read when asked for
+    assert not user.resident.get_deferred_fields() and not user.get_deferred_fields()
 
 
 def test_a_user_without_a_folder_has_none():
