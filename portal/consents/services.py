@@ -344,7 +344,7 @@ def code_take(code: AuthorizationCode) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE consents_authorizationcode SET used_at = %s WHERE id = %s AND used_at IS NULL",
-            [now, code.pk],
+            [AuthorizationCode._meta.get_field("used_at").get_db_prep_save(now, connection), code.pk],
         )
         taken = cursor.rowcount == 1
     if taken:

@@ -5,17 +5,15 @@ the actor to record; a proxy without the scope is refused before anything is rea
 again on every request, so ending it stops the proxy at once.
 """
 
-import functools
 import uuid
 from dataclasses import dataclass
 
-from django.db import DEFAULT_DB_ALIAS, connections, models
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models.expressions import Col
+from django.db import connection
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from portal.core.errors import PortalError
+from portal.core.rows import Columns, FixedRead, related_cache
 from portal.history.services import Actor
 from portal.identity.models import Resident
 from portal.proxies.models import GrantState, ProxyGrant
@@ -51,88 +49,42 @@ def own_resident(request: HttpRequest) -> Resident:
 def usable_grant(*, proxy: Resident, grant_public_id: str) -> ProxyGrant | None:
     """The proxy's grant by its public id, if it can be acted under now, with its principal.
 
-    Checked on every request of an acting session, so it is one hand-written query: the ORM spent most of
-    the check's CPU building the same query in Python on every request (bench/README.md, issue 7). The
+    Checked on every request of an acting session, so it is one fixed query (portal/core/rows.py): the ORM
+    spent most of the check's CPU building the same query on every request (bench/README.md, issue 7). The
     principal's encrypted My Number is left deferred, so a page that never shows it does not decrypt it.
     """
     try:
         public_id = uuid.UUID(str(grant_public_id))
     except ValueError:
         return None  # not an id the portal put in the session: there is no such grant
-    db = connections[DEFAULT_DB_ALIAS]
-    query = _usable_grant_query(db)
-    params = [
-        query.public_id.get_db_prep_value(public_id, db),
-        proxy.pk,
-        GrantState.ACTIVE,
-        False,
-        query.ends_on.get_db_prep_value(timezone.localdate(), db),
-    ]
-    with db.cursor() as cursor:
-        cursor.execute(query.sql, params)
-        row = cursor.fetchone()
+    row = _USABLE_GRANT_READ.one(
+        [
+            _GRANT.model._meta.get_field("public_id").get_db_prep_value(public_id, connection),
+            proxy.pk,
+            GrantState.ACTIVE,
+            False,
+            _GRANT.model._meta.get_field("ends_on").get_db_prep_value(timezone.localdate(), connection),
+        ]
+    )
     if row is None:
         return None
-    values = list(row)
-    for index, col, converters in query.converters:
-        for converter in converters:
-            values[index] = converter(values[index], col, db)
-    split = len(query.grant_names)
-    grant = ProxyGrant.from_db(db.alias, query.grant_names, values[:split])
-    principal = Resident.from_db(db.alias, query.principal_names, values[split:])
-    query.principal.set_cached_value(grant, principal)  # as select_related("principal") leaves it
+    grant, principal = row
+    related_cache(grant, "principal", principal)  # as select_related("principal") leaves it
     return grant
 
 
-@dataclass(frozen=True)
-class _GrantQuery:
-    """usable_grant's SQL, made once from the models, and what turns its row into them."""
-
-    sql: str
-    grant_names: list[str]
-    principal_names: list[str]
-    # The columns the ORM would convert (JSON text to a list; SQLite's text to dates), by position.
-    converters: list[tuple[int, Col, list]]
-    public_id: models.Field
-    ends_on: models.Field
-    principal: models.ForeignKey
-
-
-@functools.lru_cache(maxsize=16)  # one per database connection object (one per thread)
-def _usable_grant_query(db: BaseDatabaseWrapper) -> _GrantQuery:
-    meta = ProxyGrant._meta
-    grant_fields = list(meta.concrete_fields)
-    principal_fields = [f for f in Resident._meta.concrete_fields if f.name != "my_number"]
-    quote = db.ops.quote_name
-
-    def column(alias: str, name: str) -> str:
-        return f"{alias}.{quote(name)}"
-
-    selected = [column("g", f.column) for f in grant_fields]
-    selected += [column("p", f.column) for f in principal_fields]
-    # Only the models' own table and column names are put in the text; every value is a parameter.
-    sql = (
-        f"SELECT {', '.join(selected)} FROM {quote(meta.db_table)} g "  # noqa: S608
-        f"INNER JOIN {quote(Resident._meta.db_table)} p "
-        f"ON {column('p', Resident._meta.pk.column)} = {column('g', meta.get_field('principal').column)} "
-        f"WHERE {column('g', 'public_id')} = %s AND {column('g', meta.get_field('proxy').column)} = %s "
-        f"AND {column('g', 'state')} = %s AND {column('g', 'review_required')} = %s "
-        f"AND {column('g', 'ends_on')} >= %s LIMIT 1"
-    )
-    converters = []
-    for index, field in enumerate(grant_fields + principal_fields):
-        col = field.get_col(field.model._meta.db_table)
-        if found := db.ops.get_db_converters(col) + col.get_db_converters(db):
-            converters.append((index, col, found))
-    return _GrantQuery(
-        sql=sql,
-        grant_names=[f.attname for f in grant_fields],
-        principal_names=[f.attname for f in principal_fields],
-        converters=converters,
-        public_id=meta.get_field("public_id"),
-        ends_on=meta.get_field("ends_on"),
-        principal=meta.get_field("principal"),
-    )
+_GRANT = Columns(ProxyGrant, "g")
+_PRINCIPAL = Columns(
+    Resident, "p", tuple(f.name for f in Resident._meta.concrete_fields if f.name != "my_number")
+)
+_USABLE_GRANT_READ = FixedRead(
+    (_GRANT, _PRINCIPAL),
+    lambda: (
+        f"FROM {_GRANT.table} JOIN {_PRINCIPAL.table} ON p.id = g.principal_id "
+        "WHERE g.public_id = %s AND g.proxy_id = %s AND g.state = %s AND g.review_required = %s "
+        "AND g.ends_on >= %s LIMIT 1"
+    ),
+)
 
 
 def acting_for(request: HttpRequest) -> Acting | None:
