@@ -162,16 +162,32 @@ def fetch_worker(*, concurrency: int, bench: str) -> Iterator[subprocess.Popen]:
 def resident_memory_kib(pid: int) -> tuple[int, int]:
     """VmRSS and VmHWM (peak) of a process and all its descendants, in KiB."""
     rss = peak = 0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
+    for current in _descendants(pid):
         status = Path(f"/proc/{current}/status").read_text()
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         rss += int(fields["VmRSS"].split()[0])
         peak += int(fields["VmHWM"].split()[0])
+    return rss, peak
+
+
+def _descendants(pid: int) -> list[int]:
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
         for task in Path(f"/proc/{current}/task").iterdir():
             pending += [int(child) for child in (task / "children").read_text().split()]
-    return rss, peak
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process and all its descendants so far (/proc/<pid>/stat), in seconds."""
+    ticks = 0
+    for current in _descendants(pid):
+        # The fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+        fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def demo_resident(person_id: str) -> Resident:

@@ -22,6 +22,7 @@ from django.db import connections
 from bench.agencies import (
     PEOPLE,
     agency_simulator,
+    cpu_seconds,
     demo_resident,
     fetch_worker,
     fetching,
@@ -112,20 +113,30 @@ def main() -> int:
     count = args.refreshes * len(MYINFO_CATEGORIES)
     alone_requests = (requests * (count // len(requests) + 1))[:count]
     rates: dict[str, list[float]] = {"pipeline": [], "alone": []}
+    # CPU seconds per phase, of the worker, the simulator and this process (the simulator-alone client).
+    cpu: dict[str, dict[str, float]] = {phase: {"worker": 0, "simulator": 0, "client": 0} for phase in rates}
     with (
-        agency_simulator(bench=BENCH, latency_ms=args.latency_ms),
+        agency_simulator(bench=BENCH, latency_ms=args.latency_ms) as simulator,
         fetch_worker(concurrency=args.concurrency, bench=BENCH) as worker,
     ):
+        pids = {"worker": worker.pid, "simulator": simulator.process.pid}
+
+        def cpu_now() -> dict[str, float]:
+            return {**{name: cpu_seconds(pid) for name, pid in pids.items()}, "client": time.process_time()}
+
         # Warm-up, and a check that every category of every resident arrives.
         pipeline(residents, len(residents))
         simulator_alone(requests, args.concurrency)
         for index in range(args.rounds):
             # Rotate which goes first, so a drift in the machine's load favours neither.
             for phase in ["pipeline", "alone"] if index % 2 == 0 else ["alone", "pipeline"]:
+                before = cpu_now()
                 if phase == "pipeline":
                     rates[phase].append(pipeline(residents, args.refreshes))
                 else:
                     rates[phase].append(simulator_alone(alone_requests, args.concurrency))
+                for name, seconds in cpu_now().items():
+                    cpu[phase][name] += seconds - before[name]
         rss_kib, peak_kib = resident_memory_kib(worker.pid)
     connections.close_all()
 
@@ -142,6 +153,17 @@ def main() -> int:
     report(BENCH, "ratio", ratio, "", f"pipeline/simulator alone, limit ≥ {MIN_RATIO:g}: {verdict(passed)}")
     per_refresh = median([len(MYINFO_CATEGORIES) / rate for rate in rates["pipeline"]]) * 1000
     report(BENCH, "refresh_cost", per_refresh, "ms", "(one resident's 12 categories, at the pipeline's rate)")
+    # Where the CPU goes, per fetch: the two cores are shared by all of these and by PostgreSQL and Redis.
+    fetches = args.rounds * count
+    for phase, names in (("pipeline", ("worker", "simulator")), ("alone", ("client", "simulator"))):
+        for name in names:
+            report(
+                BENCH,
+                f"{phase}_{name}_cpu",
+                cpu[phase][name] * 1000 / fetches,
+                "ms",
+                "CPU per fetch (informative)",
+            )
     report(BENCH, "worker_rss", rss_kib / 1024, "MiB", "(fetch worker after the rounds, VmRSS with children)")
     report(BENCH, "worker_rss_peak", peak_kib / 1024, "MiB", "(VmHWM)")
     return 0 if passed else 1

@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from jsonschema import Draft202012Validator
@@ -135,14 +136,19 @@ def contract_path(category: str) -> Path:
     return Path(settings.MYINFO_CONTRACTS_DIR) / f"{category}.schema.json"
 
 
+def _contract_file(directory: Path, uri: str) -> Path:
+    name = uri.rsplit("/", 1)[-1]
+    path = directory / name
+    if not name.endswith(".json") or not path.is_file():
+        raise NoSuchResource(ref=uri)
+    return path
+
+
 def _registry(directory: Path) -> Registry:
     """Resolves a schema's references to sibling files of the contract directory, and to nothing else."""
 
     def retrieve(uri: str) -> Resource:
-        name = uri.rsplit("/", 1)[-1]
-        path = directory / name
-        if not name.endswith(".json") or not path.is_file():
-            raise NoSuchResource(ref=uri)
+        path = _contract_file(directory, uri)
         return Resource.from_contents(json.loads(path.read_text(encoding="utf-8")))
 
     return Registry(retrieve=retrieve)  # type: ignore[call-arg]
@@ -160,6 +166,19 @@ def _validator(path: str, modified_ns: int) -> Validator:
     return cls(schema, registry=_registry(Path(path).parent), format_checker=cls.FORMAT_CHECKER)
 
 
+@lru_cache(maxsize=64)
+def _fast_validator(path: str, modified_ns: int) -> jsonschema_rs.Validator:
+    """The same contract compiled by jsonschema-rs, which checks a valid answer about 20 times faster
+    (bench/README.md, issue 4): formats asserted, so that it accepts nothing the reference refuses."""
+    directory = Path(path).parent
+
+    def retrieve(uri: str) -> Any:
+        return json.loads(_contract_file(directory, uri).read_text(encoding="utf-8"))
+
+    schema = json.loads(Path(path).read_text(encoding="utf-8"))
+    return jsonschema_rs.validator_for(schema, validate_formats=True, retriever=retrieve)
+
+
 def data_validate(*, category: str, data: dict[str, Any]) -> bool:
     """Checks ``data`` against the category's contract; False when there is no contract to check against."""
     path = contract_path(category)
@@ -167,7 +186,12 @@ def data_validate(*, category: str, data: dict[str, Any]) -> bool:
         modified_ns = path.stat().st_mtime_ns
     except FileNotFoundError:
         return False
-    error = best_match(_validator(str(path), modified_ns).iter_errors(data))
+    reference = _validator(str(path), modified_ns)  # checks the schema itself, once per version
+    if _fast_validator(str(path), modified_ns).is_valid(data):
+        return True
+    # Refused, or a format the faster validator reads more strictly: the reference validator decides, and
+    # names the rule.
+    error = best_match(reference.iter_errors(data))
     if error is not None:
         # The JSON path and the rule, never error.message: it quotes the offending value.
         where = "answer.data" + error.json_path[1:]

@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from portal.myinfo import payload as payload_module
 from portal.myinfo.payload import (
     MyinfoPayloadError,
     Subject,
@@ -131,6 +132,45 @@ def test_data_outside_its_contract_is_refused_without_quoting_it(contracts, chan
     assert (caught.value.code, caught.value.where) == ("malformed", where)
     assert rule in caught.value.problem
     assert "1985-13-01" not in str(caught.value) and "'one'" not in str(caught.value)
+
+
+def _fast(contracts, category: str):
+    path = contracts / f"{category}.schema.json"
+    return payload_module._fast_validator(str(path), path.stat().st_mtime_ns)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"member_count": "one"},
+        {"member_count": 0},
+        {"unexpected": True},
+        {"head": {"name": "試験 太郎"}},
+        {"members": [{"name": "試験 太郎", "birth_date": "1985-13-01", "relationship": "世帯主"}]},
+    ],
+)
+def test_the_fast_check_refuses_what_the_reference_refuses(contracts, change):
+    assert _fast(contracts, "household").is_valid(HOUSEHOLD_DATA)
+    assert not _fast(contracts, "household").is_valid({**HOUSEHOLD_DATA, **change})
+
+
+def test_a_valid_answer_never_reaches_the_slow_reference(contracts, monkeypatch):
+    def refuse(errors):
+        raise AssertionError("the reference validator ran for a valid answer")
+
+    monkeypatch.setattr(payload_module, "best_match", refuse)
+    assert data_validate(category="household", data=HOUSEHOLD_DATA) is True
+
+
+def test_where_the_fast_check_is_stricter_the_reference_decides(contracts, monkeypatch):
+    class Stricter:
+        def is_valid(self, data):
+            return False
+
+    monkeypatch.setattr(payload_module, "_fast_validator", lambda path, modified_ns: Stricter())
+    assert data_validate(category="household", data=HOUSEHOLD_DATA) is True
+    with pytest.raises(MyinfoPayloadError, match="minimum"):
+        data_validate(category="household", data={**HOUSEHOLD_DATA, "member_count": 0})
 
 
 def test_a_contract_changed_on_disk_is_read_again(contracts):
