@@ -723,6 +723,9 @@ def notice_respond(
         items=sorted(answers)[:20] or ["confirmation"],
         purpose=purpose[:200],
         channel=Channel.AGENCY_API,
+        # A proxy's answer is told to the principal by the portal's notice (_proxy_answer_tell: who
+        # answered what, when), not by a second, vaguer "your proxy read your data" alert of the same act.
+        alert_owner=grant is None,
     )
     if grant is not None:
         # The agency also learns who answered: the proxy's own name and code go out, recorded for them.

@@ -18,5 +18,7 @@ app.conf.task_routes = {
     "myinfo.fetch_category": {"queue": QUEUE_FETCH},
     "myinfo.report_mislink": {"queue": QUEUE_FETCH},
     "account.check_with_bank": {"queue": QUEUE_FETCH},
+    "proxies.register_with_insurer": {"queue": QUEUE_FETCH},
+    "proxies.withdraw_from_insurer": {"queue": QUEUE_FETCH},
 }
 app.autodiscover_tasks()

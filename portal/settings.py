@@ -198,6 +198,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "refresh-crl": {"task": "identity.refresh_crl", "schedule": timedelta(minutes=30)},
     "end-expired-proxies": {"task": "proxies.end_expired", "schedule": timedelta(hours=1)},
+    # Registrations of proxies with the medical insurer (and their withdrawals) whose task was lost.
+    "proxies-resend-insurer-registrations": {
+        "task": "proxies.resend_insurer_registrations",
+        "schedule": timedelta(minutes=5),
+    },
     "consents-expire": {"task": "consents.expire", "schedule": timedelta(minutes=10)},
     "purge-signing-requests": {"task": "identity.purge_signing_requests", "schedule": timedelta(hours=1)},
     "history-partitions": {"task": "history.ensure_partitions", "schedule": timedelta(hours=24)},

@@ -201,10 +201,19 @@ def _read_at_most(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
 
 
 def agency_get(
-    *, agency_id: str, path: str, timeout: float | None = None, max_bytes: int | None = None
+    *,
+    agency_id: str,
+    path: str,
+    timeout: float | None = None,
+    max_bytes: int | None = None,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """GET ``/agencies/<agency_id>/v1/<path>``; with ``max_bytes``, an answer over that is ``oversized``."""
-    url, headers = _url(agency_id, path), _headers(agency_id)
+    """GET ``/agencies/<agency_id>/v1/<path>``; with ``max_bytes``, an answer over that is ``oversized``.
+
+    ``headers`` adds the agency-specific ones a request needs (a proxy's registration at the medical
+    insurer); the assertion and ``Accept`` are always the client's own.
+    """
+    url, headers = _url(agency_id, path), {**(headers or {}), **_headers(agency_id)}
     timeout = timeout or settings.AGENCY_HTTP_TIMEOUT
     try:
         if max_bytes is None:

@@ -41,6 +41,7 @@ PORTAL_RECORDS = (
     Category("notices", "お知らせ", "notices"),
     Category("access_history", "アクセス記録", "access history"),
     Category("provision_records", "情報提供等記録", "information-provision records"),
+    Category("proxies", "代理人の登録", "proxy registration"),
 )
 
 CATEGORIES: dict[str, Category] = {c.code: c for c in (*SELF_INFORMATION, *MEDICAL, *PORTAL_RECORDS)}

@@ -25,6 +25,18 @@ PURPOSES: dict[str, tuple[str, str]] = {
     ),
     "mislink_review": ("誤登録の疑いがある記録の確認", "reviewing a record that may be someone else's"),
     "public_fund_account": ("公金受取口座の表示", "showing your public-fund account"),
+    "proxy_registration": (
+        "医療保険者への代理人の登録（代理人が医療の情報を取得するため）",
+        "registering your proxy with the medical insurer, so that they can fetch your medical data",
+    ),
+    "proxy_withdrawal": (
+        "医療保険者への代理人の登録の取消",
+        "withdrawing your proxy's registration with the medical insurer",
+    ),
+    "proxy_registration_as_proxy": (
+        "代理人としての医療保険者への登録",
+        "registering you as someone's proxy with the medical insurer",
+    ),
     "account_review": (
         "他の方と同じ口座が登録された公金受取口座の確認",
         "reviewing a public-fund account also registered by someone else",
@@ -61,6 +73,9 @@ def purpose_text(purpose: str, language: str) -> str:
 
 # A proxy on the agency channel is not looked up by the agency: the proxy sent (an answer) to it.
 PROXY_TO_AGENCY = ("行政機関に送信", "sent", " to an agency")
+# What the portal itself sends an agency, unasked: the agency received it, it did not look it up.
+SENT_BY_THE_PORTAL = frozenset({"proxy_registration", "proxy_registration_as_proxy", "proxy_withdrawal"})
+RECEIVED = ("受領", "received")
 
 
 def describe(record: ReleaseRecord, language: str) -> str:
@@ -69,6 +84,8 @@ def describe(record: ReleaseRecord, language: str) -> str:
     where_en = ""
     if record.actor_type == ActorType.PROXY and record.channel == Channel.AGENCY_API:
         verb_ja, verb_en, where_en = PROXY_TO_AGENCY
+    elif record.channel == Channel.AGENCY_API and record.purpose in SENT_BY_THE_PORTAL:
+        verb_ja, verb_en = RECEIVED
     actor = actor_text(record, language)
     category = category_label(record.category, language)
     purpose = purpose_text(record.purpose, language)

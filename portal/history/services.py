@@ -143,13 +143,16 @@ def release_record(
     channel: str,
     legal_basis: str = "",
     disclose_from: datetime | None = None,
+    alert_owner: bool = True,
 ) -> ReleaseRecord:
     """Commits the record of one release; call it before the data leaves, and release only if it returns.
 
     `disclose_from` defers what the resident sees (and any alert) to that time, for releases whose legal
-    basis allows it; the record itself is made now, like any other.
+    basis allows it; the record itself is made now, like any other. `alert_owner=False` makes no alert
+    whatever alert_rule says: for a caller that tells the owner of this very act itself (a proxy's answer
+    to a notice is told by a portal notice saying who answered what), so that one act is told once.
     """
-    arguments = (owner, actor, category, items, purpose, channel, legal_basis, disclose_from)
+    arguments = (owner, actor, category, items, purpose, channel, legal_basis, disclose_from, alert_owner)
     if connection.vendor == "postgresql" and connection.get_autocommit():
         # Outside any transaction one statement is a transaction of its own: history_append's record (and
         # alert) is committed, durably, by the time execute returns. One round trip instead of three
@@ -184,6 +187,7 @@ def _append_in_database(
     channel: str,
     legal_basis: str,
     disclose_from: datetime | None,
+    alert_owner: bool = True,
 ) -> tuple[ReleaseRecord, bool]:
     """PostgreSQL: one call to history_append (migrations 0007, 0009) locks the head, chains, inserts and
     alerts if the rule says so. Returns the record and whether it alerted.
@@ -204,7 +208,7 @@ def _append_in_database(
         disclose_from=disclose_from,
     )
     items_json = json.dumps(list(items), ensure_ascii=False)
-    rule, unset = alert_rule(actor.type)
+    rule, unset = alert_rule(actor.type) if alert_owner else (None, False)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT * FROM history_append(%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s)",
@@ -264,6 +268,7 @@ def _append(
     channel: str,
     legal_basis: str,
     disclose_from: datetime | None,
+    alert_owner: bool = True,
 ) -> tuple[ReleaseRecord, bool]:
     """The ORM's append, for SQLite: the same chain and the same alert as history_append, in the caller's
     transaction. Returns the record and whether it alerted."""
@@ -304,7 +309,7 @@ def _append(
     head.seq = seq
     head.head_hash = digest
     head.save(update_fields=["seq", "head_hash"])
-    alerted = _alert_wanted(owner_id=owner.pk, actor_type=actor.type)
+    alerted = alert_owner and _alert_wanted(owner_id=owner.pk, actor_type=actor.type)
     if alerted:
         ReleaseAlert.objects.create(
             resident_id=record.owner_id,

@@ -43,6 +43,7 @@ class FetchError(models.TextChoices):
     OVERSIZED = "oversized", _("受け取った情報が大きすぎました")
     WRONG_SUBJECT = "wrong_subject", _("受け取った情報が別の方への応答でした")
     IDENTITY_MISMATCH = "identity_mismatch", _("ご本人の情報と確認できませんでした")
+    PROXY_REFUSED = "proxy_refused", _("医療保険者が代理人からの要求を受け付けませんでした")
 
 
 #: Entries a fetch task should still come for: queued or running, or failed for now with a retry due.
@@ -67,6 +68,9 @@ class CategoryEntry(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     # When the latest refresh was asked for; a task queued before a later success has nothing to do.
     requested_at = models.DateTimeField(null=True, blank=True)
+    # The medical insurer's id of the registered proxy who asked for the latest refresh, sent with every
+    # attempt of it (retries and the sweep's too); empty when the resident or the portal itself asked.
+    proxy_registration = models.CharField(max_length=64, blank=True)
     # When the sweep last sent again a fetch of that request that the broker had lost; None: never.
     resent_at = models.DateTimeField(null=True, blank=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)

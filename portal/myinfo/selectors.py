@@ -73,8 +73,12 @@ def _card_state(entry: CategoryEntry | None, has_data: bool, now: datetime) -> t
     return (CardState.DONE if has_data else CardState.STALE), ""
 
 
-def myinfo_overview(*, resident: Resident, now: datetime) -> list[CategoryStatus]:
-    """Every category, in the residents' order, with its card's state; one query, nothing decrypted."""
+def myinfo_overview(*, resident: Resident, now: datetime, for_proxy: bool = False) -> list[CategoryStatus]:
+    """Every category, in the residents' order, with its card's state; one query, nothing decrypted.
+
+    ``for_proxy``: as a proxy sees it. Where the insurer refused the proxy's latest request, the proxy is
+    shown that refusal, not the copy the resident fetched earlier (which the resident still sees).
+    """
     entries = {
         e.category: e
         for e in CategoryEntry.objects.filter(resident=resident)
@@ -90,6 +94,8 @@ def myinfo_overview(*, resident: Resident, now: datetime) -> list[CategoryStatus
     for category in (*SELF_INFORMATION, *MEDICAL):
         entry = entries.get(category.code)
         has_data = bool(entry is not None and entry.has_payload and entry.state != EntryState.QUARANTINED)
+        if for_proxy and has_data and entry.last_error_code == FetchError.PROXY_REFUSED:
+            has_data = False
         state, error_code = _card_state(entry, has_data, now)
         agency = agency_for_category(category.code)
         statuses.append(

@@ -22,6 +22,7 @@ from django.utils import timezone
 from portal.agencies.breaker import breaker_allow, breaker_failure, breaker_success
 from portal.agencies.client import AgencyError, AgencyUnavailable, agency_get, agency_post
 from portal.agencies.codes import AgencyInfo, agency_code, agency_registry
+from portal.core.categories import MEDICAL
 from portal.core.crypto import lookup_hash
 from portal.core.outages import BROKER_UNREACHABLE
 from portal.history.models import Channel
@@ -53,6 +54,14 @@ FETCH_RESEND_LIMIT = timedelta(hours=1)
 FETCH_RECOVERY_BATCH = 1000
 #: Sent as the report's reason; the only kind of mis-link report the portal makes.
 MISLINK_REASON = "identity_mismatch"
+#: The categories of the medical insurer, which answers a proxy only under a registration it holds.
+MEDICAL_CATEGORIES = frozenset(c.code for c in MEDICAL)
+#: How a request says which registered proxy asked (docs/agency-api.md, registered proxies).
+PROXY_REGISTRATION_HEADER = "Proxy-Registration"
+#: The insurer's refusals of a proxy's request (403): no such registration, withdrawn, past its last day.
+PROXY_REFUSALS = frozenset(
+    {"proxy_not_registered", "proxy_registration_withdrawn", "proxy_registration_expired"}
+)
 
 # An agency's refusal codes (docs/contracts.md) and the client's error codes, as the resident reads them.
 _CLIENT_ERRORS = {
@@ -101,13 +110,19 @@ def _checked_categories(categories: list[str] | tuple[str, ...] | None) -> list[
 
 @transaction.atomic
 def myinfo_refresh_start(
-    *, resident: Resident, categories: list[str] | tuple[str, ...] | None = None
+    *,
+    resident: Resident,
+    categories: list[str] | tuple[str, ...] | None = None,
+    proxy_registration: str = "",
 ) -> list[str]:
     """Marks the categories as being fetched and, once committed, queues one fetch task for each at once.
 
     A category already being fetched (not :func:`fetch_stalled`) is left to that fetch. Returns the
     categories queued. Called on login and by the page's "refresh". A broker that refuses the tasks
     leaves them failed, "not started" (:func:`_fetches_send`), not spinning.
+
+    ``proxy_registration``: a proxy asked, registered with the medical insurer under this id; the medical
+    categories' requests carry it, and the insurer answers only under that registration.
     """
     now = timezone.now()
     wanted = _checked_categories(categories)
@@ -124,8 +139,17 @@ def myinfo_refresh_start(
         entry.resent_at = None
         entry.attempts = 0
         entry.last_error_code = ""
+        entry.proxy_registration = proxy_registration if entry.category in MEDICAL_CATEGORIES else ""
         entry.save(
-            update_fields=["state", "requested_at", "resent_at", "attempts", "last_error_code", "updated_at"]
+            update_fields=[
+                "state",
+                "requested_at",
+                "resent_at",
+                "attempts",
+                "last_error_code",
+                "proxy_registration",
+                "updated_at",
+            ]
         )
         queued.append(entry.category)
     queued.sort(key=MYINFO_CATEGORIES.index)
@@ -170,14 +194,17 @@ def category_fetch(*, resident_id: int, category: str, requested_at: datetime | 
     if resident is None:
         return "gone"  # the user folder was closed; its entries went with it
     agency = agency_for_category(category)
-    started_at = _attempt_begin(
-        resident=resident, category=category, agency=agency, requested_at=requested_at
-    )
-    if started_at is None:
+    attempt = _attempt_begin(resident=resident, category=category, agency=agency, requested_at=requested_at)
+    if attempt is None:
         return "skipped"
+    started_at, proxy_registration = attempt
     code = agency_code(my_number=resident.my_number, agency_id=agency.id)
+    # A proxy's refresh says which registered proxy asked; the resident's and the portal's say nothing.
+    headers = {PROXY_REGISTRATION_HEADER: proxy_registration} if proxy_registration else None
     try:
-        body = _agency_call(agency_id=agency.id, path=f"residents/{code}/self-information/{category}")
+        body = _agency_call(
+            agency_id=agency.id, path=f"residents/{code}/self-information/{category}", headers=headers
+        )
         answer = parse_self_information(
             body, agency_id=agency.id, expected_code=code, category=category, now=timezone.now()
         )
@@ -219,11 +246,13 @@ def category_fetch(*, resident_id: int, category: str, requested_at: datetime | 
     return EntryState.DONE
 
 
-def _agency_call(*, agency_id: str, path: str) -> dict[str, Any]:
+def _agency_call(*, agency_id: str, path: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
     """agency_get behind the agency's circuit breaker: only unavailability counts against the agency."""
     breaker_allow(agency_id=agency_id)
     try:
-        body = agency_get(agency_id=agency_id, path=path, max_bytes=settings.MYINFO_MAX_PAYLOAD_BYTES)
+        body = agency_get(
+            agency_id=agency_id, path=path, max_bytes=settings.MYINFO_MAX_PAYLOAD_BYTES, headers=headers
+        )
     except AgencyUnavailable:
         breaker_failure(agency_id=agency_id)
         raise
@@ -235,6 +264,8 @@ def _agency_call(*, agency_id: str, path: str) -> dict[str, Any]:
 
 
 def _fetch_error(exc: AgencyError) -> str:
+    if exc.status == 403 and exc.agency_error in PROXY_REFUSALS:
+        return FetchError.PROXY_REFUSED
     if exc.code == "not_found":
         return FetchError.NOT_SERVED if exc.agency_error == "category_not_served" else FetchError.NOT_FOUND
     return _CLIENT_ERRORS.get(exc.code, FetchError.REFUSED)
@@ -243,8 +274,9 @@ def _fetch_error(exc: AgencyError) -> str:
 @transaction.atomic
 def _attempt_begin(
     *, resident: Resident, category: str, agency: AgencyInfo, requested_at: datetime | None
-) -> datetime | None:
-    """Records an attempt and returns its start; None when a later attempt already ended the request."""
+) -> tuple[datetime, str] | None:
+    """Records an attempt and returns its start and the registered proxy who asked ("" for none); None
+    when a later attempt already ended the request."""
     now = timezone.now()
     entry, _ = CategoryEntry.objects.select_for_update().get_or_create(
         resident=resident,
@@ -264,7 +296,7 @@ def _attempt_begin(
     entry.last_attempt_at = now
     entry.attempts = F("attempts") + 1
     entry.save(update_fields=["agency_id", "state", "last_attempt_at", "attempts", "updated_at"])
-    return now
+    return now, entry.proxy_registration
 
 
 def _attempt_failed(*, resident: Resident, category: str, started_at: datetime, error: str) -> None:

@@ -20,6 +20,7 @@ from portal.history.services import release_record
 from portal.myinfo import charts, exports, selectors, services
 from portal.myinfo.presentation import build_node
 from portal.proxies import access
+from portal.proxies.insurer import insurer_registration_for_fetch
 from portal.proxies.scopes import scope_for_category
 
 ERA_SESSION_KEY = "myinfo_era"
@@ -37,14 +38,15 @@ def _language() -> str:
 
 
 def _visible(request: HttpRequest):
-    """The owner of the page and the categories this viewer may see (a proxy: only the granted ones)."""
+    """The owner of the page, the categories this viewer may see (a proxy: only the granted ones, else
+    None) and the proxy's grant (None for the resident)."""
     acting = access.acting_for(request)
     if acting is None:
-        return _resident(request), None
+        return _resident(request), None, None
     allowed = {c for c in services.MYINFO_CATEGORIES if acting.allows(scope_for_category(c))}
     if not allowed:
         raise access.out_of_scope()
-    return acting.principal, allowed
+    return acting.principal, allowed, acting
 
 
 def _category_or_404(category: str) -> str:
@@ -57,8 +59,8 @@ def _category_or_404(category: str) -> str:
 @login_required
 @require_GET
 def overview(request: HttpRequest) -> HttpResponse:
-    resident, allowed = _visible(request)
-    statuses = selectors.myinfo_overview(resident=resident, now=timezone.now())
+    resident, allowed, acting = _visible(request)
+    statuses = selectors.myinfo_overview(resident=resident, now=timezone.now(), for_proxy=acting is not None)
     if allowed is not None:
         statuses = [s for s in statuses if s.category in allowed]
     return render(
@@ -79,8 +81,8 @@ def overview(request: HttpRequest) -> HttpResponse:
 @require_GET
 def status_json(request: HttpRequest) -> JsonResponse:
     """Polled by the overview page for live progress: states only, no agency data."""
-    resident, allowed = _visible(request)
-    statuses = selectors.myinfo_overview(resident=resident, now=timezone.now())
+    resident, allowed, acting = _visible(request)
+    statuses = selectors.myinfo_overview(resident=resident, now=timezone.now(), for_proxy=acting is not None)
     if allowed is not None:
         statuses = [s for s in statuses if s.category in allowed]
     return JsonResponse(
@@ -101,7 +103,7 @@ def status_json(request: HttpRequest) -> JsonResponse:
 @login_required
 @require_POST
 def refresh(request: HttpRequest) -> HttpResponse:
-    resident, allowed = _visible(request)
+    resident, allowed, acting = _visible(request)
     category = request.POST.get("category") or None
     categories = [_category_or_404(category)] if category else None
     if allowed is not None:
@@ -109,7 +111,13 @@ def refresh(request: HttpRequest) -> HttpResponse:
         if not categories:
             raise access.out_of_scope()
     with transaction.atomic():
-        services.myinfo_refresh_start(resident=resident, categories=categories)
+        # A proxy's refresh of medical data names the proxy's registration with the medical insurer.
+        proxy_registration = ""
+        if acting is not None and services.MEDICAL_CATEGORIES.intersection(categories or ()):
+            proxy_registration = insurer_registration_for_fetch(grant=acting.grant)
+        services.myinfo_refresh_start(
+            resident=resident, categories=categories, proxy_registration=proxy_registration
+        )
     return redirect("myinfo:overview")
 
 
@@ -124,9 +132,10 @@ def detail(request: HttpRequest, category: str) -> HttpResponse:
         request.session[ERA_SESSION_KEY] = request.GET["era"] == "1"
     era = bool(request.session.get(ERA_SESSION_KEY, False))
     language = _language()
-    status = next(
-        s for s in selectors.myinfo_overview(resident=resident, now=timezone.now()) if s.category == category
+    statuses = selectors.myinfo_overview(
+        resident=resident, now=timezone.now(), for_proxy=subject.acting is not None
     )
+    status = next(s for s in statuses if s.category == category)
     data = selectors.myinfo_payload(resident=resident, category=category) if status.has_data else None
     if data is not None:
         data = access.shown_to(subject, data)

@@ -12,8 +12,8 @@ from portal.core.errors import PortalError
 from portal.history.models import Channel
 from portal.history.services import Actor, release_record
 from portal.identity.admin import staff_role
-from portal.proxies import guardians, services
-from portal.proxies.models import EndedBy, GuardianApplication, ProxyGrant
+from portal.proxies import guardians, insurer, services
+from portal.proxies.models import EndedBy, GuardianApplication, InsurerRegistration, ProxyGrant
 
 
 @admin.register(ProxyGrant)
@@ -65,6 +65,43 @@ class ProxyGrantAdmin(admin.ModelAdmin):
         principals = {grant.principal for grant in queryset.select_related("principal")}
         ended = sum(services.grants_end_all(principal=p, by=EndedBy.STAFF) for p in principals)
         messages.success(request, f"{ended} 件の代理を終了しました。")
+
+
+@admin.register(InsurerRegistration)
+class InsurerRegistrationAdmin(admin.ModelAdmin):
+    """Registrations of proxies with the medical insurer: no names, only states and the insurer's reasons.
+    A failed registration or a refused withdrawal can be sent again."""
+
+    list_display = (
+        "public_id",
+        "state",
+        "last_error",
+        "attempts",
+        "created_at",
+        "registered_at",
+        "withdrawn_at",
+    )
+    list_filter = ("state", "last_error")
+    search_fields = ("=public_id",)
+    readonly_fields = tuple(f.name for f in InsurerRegistration._meta.fields if f.name != "id")
+    actions = ("send_again",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(
+        description="医療保険者にもう一度送る（登録できなかったもの・取消を受け付けられなかったもの）",
+        permissions=["change"],
+    )
+    def send_again(self, request, queryset):
+        states = [
+            insurer.insurer_registration_send_again(registration_id=pk)
+            for pk in queryset.values_list("pk", flat=True)
+        ]
+        messages.success(request, f"{len(states)} 件を送り直しました。")
 
 
 @admin.register(GuardianApplication)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from notices.attachments import attachment_decrypt, attachment_encrypt
 from portal.core.errors import PortalError
 from portal.identity.models import Resident, User
+from portal.proxies.insurer import insurer_registration_open, insurer_registrations_withdraw
 from portal.proxies.models import (
     EndedBy,
     GrantKind,
@@ -132,6 +133,7 @@ def guardian_approve(*, application_id: int, staff: User) -> GuardianApplication
         accepted_at=now,
         confirmed_at=now,
     )
+    insurer_registration_open(grant=application.grant)
     application.state = GuardianState.APPROVED
     application.decided_at = now
     application.save(update_fields=["grant", "state", "decided_at"])
@@ -158,6 +160,7 @@ def guardian_withdraw(*, application_id: int, staff: User) -> GuardianApplicatio
         ProxyGrant.objects.filter(pk=application.grant_id).exclude(state=GrantState.ENDED).update(
             state=GrantState.ENDED, ended_at=timezone.now(), ended_by=EndedBy.STAFF
         )
+        insurer_registrations_withdraw(grant_ids=[application.grant_id])
     application.state = GuardianState.WITHDRAWN
     application.decided_at = timezone.now()
     application.save(update_fields=["state", "decided_at"])

@@ -112,3 +112,53 @@ class GuardianApplication(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_state_display()} {self.public_id}"
+
+
+class InsurerRegistrationState(models.TextChoices):
+    REGISTERING = "registering", _("医療保険者に登録しています")
+    REGISTERED = "registered", _("医療保険者に登録済み")
+    FAILED = "failed", _("医療保険者に登録できませんでした")
+    WITHDRAWING = "withdrawing", _("医療保険者の登録を取り消しています")
+    WITHDRAWN = "withdrawn", _("医療保険者の登録を取り消しました")
+
+
+class InsurerRegistration(models.Model):
+    """医療保険者への代理人の登録: a grant with the medical scope, as the medical insurer holds it.
+
+    The insurer answers a proxy's request for medical data only under a registration it holds; the portal
+    registers one when such a grant becomes active and withdraws it when the grant ends, however it ends.
+    The insurer knows the registration by ``public_id`` alone (never the grant's id or a universal key).
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    grant = models.OneToOneField(ProxyGrant, on_delete=models.CASCADE, related_name="insurer_registration")
+    agency_id = models.CharField(max_length=64)
+    state = models.CharField(
+        max_length=12, choices=InsurerRegistrationState.choices, default=InsurerRegistrationState.REGISTERING
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    registered_at = models.DateTimeField(null=True, blank=True)
+    withdrawal_asked_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # When what each message tells the insurer was recorded in the access histories (once each).
+    registration_logged_at = models.DateTimeField(null=True, blank=True)
+    withdrawal_logged_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Why the last attempt failed: an AgencyError code, or the insurer's own error code.
+    last_error = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = "医療保険者への代理人の登録"
+        verbose_name_plural = "医療保険者への代理人の登録"
+        indexes: ClassVar = [
+            # The sweep reads only the few registrations still on their way.
+            models.Index(
+                fields=["last_attempt_at"],
+                name="insurer_registration_pending",
+                condition=models.Q(state__in=["registering", "withdrawing"]),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_state_display()} {self.public_id}"

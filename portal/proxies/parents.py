@@ -18,6 +18,7 @@ from portal.identity.models import Resident
 from portal.identity.services import ChildCard, child_card_take, child_folder_open
 from portal.myinfo.selectors import myinfo_payload
 from portal.myinfo.services import myinfo_refresh_start
+from portal.proxies.insurer import insurer_registration_open
 from portal.proxies.models import GrantKind, GrantState, ProxyGrant
 from portal.proxies.scopes import SCOPE_CODES
 
@@ -88,7 +89,7 @@ def child_link(*, parent: Resident, request_id: Any, browser_key: str) -> ProxyG
     if existing is not None:
         return existing
     now = timezone.now()
-    return ProxyGrant.objects.create(
+    grant = ProxyGrant.objects.create(
         kind=GrantKind.PARENT,
         principal=child,
         proxy=parent,
@@ -98,3 +99,5 @@ def child_link(*, parent: Resident, request_id: Any, browser_key: str) -> ProxyG
         accepted_at=now,
         confirmed_at=now,
     )
+    insurer_registration_open(grant=grant)
+    return grant

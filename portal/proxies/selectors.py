@@ -11,7 +11,7 @@ def grants_given(*, principal: Resident) -> QuerySet[ProxyGrant]:
     return (
         ProxyGrant.objects.filter(principal=principal)
         .exclude(state=GrantState.ENDED)
-        .select_related("proxy")
+        .select_related("proxy", "insurer_registration")
         .order_by("-created_at")
     )
 
@@ -21,7 +21,7 @@ def grants_held(*, proxy: Resident) -> QuerySet[ProxyGrant]:
         ProxyGrant.objects.filter(
             proxy=proxy, state=GrantState.ACTIVE, review_required=False, ends_on__gte=timezone.localdate()
         )
-        .select_related("principal")
+        .select_related("principal", "insurer_registration")
         .order_by("principal__name")
     )
 

@@ -14,6 +14,7 @@ from portal.core.crypto import lookup_hash
 from portal.core.errors import PortalError
 from portal.identity.models import Resident
 from portal.identity.services import StepUpProof
+from portal.proxies.insurer import insurer_registration_open, insurer_registrations_withdraw
 from portal.proxies.models import EndedBy, GrantState, ProxyGrant
 from portal.proxies.scopes import SCOPE_CODES, scopes_with_implied
 
@@ -153,6 +154,7 @@ def grant_confirm(*, principal: Resident, grant: ProxyGrant, proof: StepUpProof)
     grant.save(
         update_fields=["state", "confirmed_at", "signing_request_id", "act_digest", "signer_serial_hash"]
     )
+    insurer_registration_open(grant=grant)
     return grant
 
 
@@ -168,17 +170,24 @@ def grant_end(*, resident: Resident, grant_public_id: Any) -> ProxyGrant:
         grant.ended_by = EndedBy.PRINCIPAL if resident.pk == grant.principal_id else EndedBy.PROXY
         grant.invitation_hash = None
         grant.save(update_fields=["state", "ended_at", "ended_by", "invitation_hash"])
+        insurer_registrations_withdraw(grant_ids=[grant.pk])
     return grant
+
+
+def _grants_end(grants: Any, *, by: str) -> int:
+    """Ends the grants of a query at once, and withdraws their registrations with the medical insurer."""
+    ids = list(grants.exclude(state=GrantState.ENDED).select_for_update().values_list("pk", flat=True))
+    ended = ProxyGrant.objects.filter(pk__in=ids).update(
+        state=GrantState.ENDED, ended_at=timezone.now(), ended_by=by, invitation_hash=None
+    )
+    insurer_registrations_withdraw(grant_ids=ids)
+    return ended
 
 
 @transaction.atomic
 def grants_end_all(*, principal: Resident, by: str = EndedBy.PRINCIPAL) -> int:
     """Ends every proxy of the principal at once (a support request, or the principal's own wish)."""
-    return (
-        ProxyGrant.objects.filter(principal=principal)
-        .exclude(state=GrantState.ENDED)
-        .update(state=GrantState.ENDED, ended_at=timezone.now(), ended_by=by, invitation_hash=None)
-    )
+    return _grants_end(ProxyGrant.objects.filter(principal=principal), by=by)
 
 
 @transaction.atomic
@@ -224,10 +233,4 @@ def grant_keep(*, principal: Resident, grant_public_id: Any) -> ProxyGrant:
 def grants_end_expired(*, today: dt.date | None = None) -> int:
     """Grants whose end date has passed (a child who turned 15, a proxy's last day) end for good."""
     today = today or timezone.localdate()
-    return (
-        ProxyGrant.objects.filter(ends_on__lt=today)
-        .exclude(state=GrantState.ENDED)
-        .update(
-            state=GrantState.ENDED, ended_at=timezone.now(), ended_by=EndedBy.EXPIRY, invitation_hash=None
-        )
-    )
+    return _grants_end(ProxyGrant.objects.filter(ends_on__lt=today), by=EndedBy.EXPIRY)

@@ -44,15 +44,38 @@ from .models import (
     MislinkReportRequest,
     MislinkReports,
     ProvisionRecords,
+    ProxyRegistration,
+    ProxyRegistrationRequest,
+    ProxyRegistrations,
+    ProxyWithdrawal,
+    ProxyWithdrawalRequest,
     SelfInformation,
 )
 from .provision import PROVISION_CATEGORY
+from .proxies import (
+    PROXY_HEADER,
+    keeps_proxy_registrations,
+    not_served,
+    proxy_refusal,
+    registration_fingerprint,
+)
 from .seed import JST, load_people
 from .sender import SENDER_CLIENT_IDS, WebhookRefused, sender_credentials, webhook_verify
-from .store import AgencyRow, BankAccountRow, FaultRow, IdempotencyConflict, ResidentRow, Store
+from .store import (
+    AgencyRow,
+    BankAccountRow,
+    FaultRow,
+    IdempotencyConflict,
+    ProxyRegistrationRow,
+    RegistrationWithdrawn,
+    ResidentRow,
+    Store,
+)
 
 #: Idempotency-Key values: visible ASCII, as the IETF draft's examples (UUIDs and the like).
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+#: A proxy registration id, as ProxyRegistrationRequest.registration_id allows it.
+_REGISTRATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{7,63}")
 
 DESCRIPTION = """
 Stands in for every government agency the portal fetches self-information from (自己情報取得).
@@ -72,6 +95,11 @@ Stands in for every government agency the portal fetches self-information from (
   and held in a given kana name (`POST /agencies/bank-check/v1/account-name-checks`): the answer is
   `match`, `name_mismatch`, `no_account` or `account_closed`, never the name the bank holds.
 * Each category's `data` follows the JSON Schema in `contracts/self-information/<category>.schema.json`.
+* The medical insurance data service (`medical-insurance`) knows **registered proxies** (代理人の登録):
+  the portal registers a resident's proxy (`POST …/residents/<code>/proxy-registrations`) and withdraws
+  the registration when the proxy's authority ends (`POST …/proxy-registrations/<id>/withdrawal`). A
+  request for a medical category made by a proxy names its registration in the `Proxy-Registration`
+  header and is refused (403) unless the registration is this resident's, active and unexpired.
 * As a notice **sender**, `municipal-child` posts the status report (現況届) to the portal
   (`python -m simulators.agency send-status-report`) and takes the answers at
   `POST /agencies/municipal-child/webhooks/notice-responses` (Standard Webhooks signature).
@@ -203,15 +231,46 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tags=["agencies"],
         response_model=SelfInformation,
         summary="Self-information (自己情報) of one category",
-        description="`subject` is who the agency believes the data is about; compare it before showing.",
+        description="`subject` is who the agency believes the data is about; compare it before showing. "
+        "A proxy's request names its registration in `Proxy-Registration` (medical categories only).",
         dependencies=[Security(_bearer)],
-        responses=_errors(401, 404, 500, 503),
+        responses={
+            **_errors(401, 404, 500, 503),
+            403: {
+                "model": ErrorResponse,
+                "description": "A proxy's request under a registration this agency does not hold for this "
+                "resident (`proxy_not_registered`), that was withdrawn (`proxy_registration_withdrawn`) or "
+                "that passed its last day (`proxy_registration_expired`)",
+            },
+        },
     )
-    async def self_information(request: Request, agency_id: str, agency_code: str, category: str) -> Any:
+    async def self_information(
+        request: Request,
+        agency_id: str,
+        agency_code: str,
+        category: str,
+        proxy_registration: str | None = Header(
+            None,
+            alias=PROXY_HEADER,
+            description="Only when a proxy asks: the id of the proxy's registration with this agency",
+        ),
+    ) -> Any:
         agency = await known_agency(agency_id)
         r = await authenticated_resident(request, agency_code, agency_id)
         if category not in agency.categories or category == PROVISION_CATEGORY:
             raise ApiError(404, "category_not_served", f"Agency '{agency_id}' does not serve '{category}'.")
+        if proxy_registration is not None:
+            # A proxy asked: answered only under a registration this agency holds for this very resident.
+            registration = await run_in_threadpool(store.proxy_registration, agency_id, proxy_registration)
+            refusal = proxy_refusal(registration, agency_code=agency_code, today=datetime.now(JST).date())
+            if refusal is not None:
+                raise refusal
+            await run_in_threadpool(
+                store.proxy_read_count,
+                agency_id,
+                proxy_registration,
+                datetime.now(JST).replace(microsecond=0).isoformat(),
+            )
         data = await run_in_threadpool(store.payload_text, agency_id, agency_code, category)
         if data is None:
             raise ApiError(
@@ -332,6 +391,156 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body = MislinkReportAccepted(report_id=stored["report_id"], status="received").model_dump()
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
         return JSONResponse(body, 202, headers=headers)
+
+    @app.post(
+        "/agencies/{agency_id}/v1/residents/{agency_code}/proxy-registrations",
+        tags=["agencies"],
+        status_code=201,
+        response_model=ProxyRegistration,
+        summary="Register a proxy of this resident (代理人の登録)",
+        description="Only agencies that serve medical categories keep proxy registrations. The proxy is "
+        "named by this agency's own code for them and the name on their own card, never by a universal "
+        "key. `registration_id` (chosen by the portal) is the registration's idempotency key: the same id "
+        "with the same terms answers 200 with the stored registration (`Idempotent-Replayed: true`); with "
+        "other terms or another resident 422 `registration_id_reused`; an id already withdrawn 409 "
+        "`registration_withdrawn` (a withdrawn registration never becomes active again).",
+        dependencies=[Security(_bearer)],
+        responses={
+            **_errors(401, 404, 500, 503),
+            200: {"model": ProxyRegistration, "description": "The same registration, sent again"},
+            409: {"model": ErrorResponse, "description": "This registration id was withdrawn"},
+            422: {
+                "model": ErrorResponse,
+                "description": "Invalid body, last day in the past, the proxy is the resident, id reused",
+            },
+        },
+    )
+    async def proxy_register(
+        body: ProxyRegistrationRequest,
+        record: tuple[AgencyRow, ResidentRow] = Depends(authenticated_record),
+    ) -> Response:
+        agency, resident = record
+        if not keeps_proxy_registrations(agency):
+            raise not_served(agency)
+        now = datetime.now(JST).replace(microsecond=0)
+        if body.valid_until < now.date():
+            raise ApiError(422, "valid_until_in_past", "valid_until must be today or later (JST).")
+        if body.proxy.agency_code == resident.agency_code:
+            raise ApiError(422, "proxy_is_principal", "A resident cannot be registered as their own proxy.")
+        candidate = ProxyRegistrationRow(
+            agency_id=agency.id,
+            registration_id=body.registration_id,
+            agency_code=resident.agency_code,
+            proxy_code=body.proxy.agency_code,
+            proxy_name=body.proxy.name,
+            relationship=body.relationship,
+            valid_until=body.valid_until.isoformat(),
+            registered_at=now.isoformat(),
+            withdrawn_at=None,
+            withdrawal_reason="",
+            fingerprint=registration_fingerprint(
+                proxy_code=body.proxy.agency_code,
+                proxy_name=body.proxy.name,
+                relationship=body.relationship,
+                valid_until=body.valid_until.isoformat(),
+            ),
+        )
+        try:
+            stored, replayed = await run_in_threadpool(store.add_proxy_registration, candidate)
+        except RegistrationWithdrawn as exc:
+            raise ApiError(
+                409, "registration_withdrawn", "This registration was withdrawn; register with a new id."
+            ) from exc
+        except IdempotencyConflict as exc:
+            raise ApiError(
+                422,
+                "registration_id_reused",
+                "This registration id is held with other terms or for another resident.",
+            ) from exc
+        answer = ProxyRegistration(
+            registration_id=stored.registration_id,
+            agency_code=stored.agency_code,
+            status="active",
+            relationship=stored.relationship,
+            valid_until=date.fromisoformat(stored.valid_until),
+            registered_at=datetime.fromisoformat(str(stored.registered_at)),
+        )
+        headers = {"Idempotent-Replayed": "true"} if replayed else {}
+        return JSONResponse(jsonable_encoder(answer), 200 if replayed else 201, headers=headers)
+
+    @app.post(
+        "/agencies/{agency_id}/v1/residents/{agency_code}/proxy-registrations/{registration_id}/withdrawal",
+        tags=["agencies"],
+        response_model=ProxyWithdrawal,
+        summary="Withdraw a proxy's registration (代理人の登録の取消)",
+        description="From now on the proxy's requests under this id are refused (403 "
+        "`proxy_registration_withdrawn`). Safe to send again: a withdrawn registration answers the same "
+        "`withdrawn_at` (`Idempotent-Replayed: true`). An id the agency has not seen is kept as withdrawn, "
+        "so that a registration arriving after its withdrawal is refused. An id held for another resident "
+        "is 404 `unknown_registration`.",
+        dependencies=[Security(_bearer)],
+        responses={
+            **_errors(401, 404, 500, 503),
+            422: {"model": ErrorResponse, "description": "Invalid body or registration id"},
+        },
+    )
+    async def proxy_withdraw(
+        registration_id: str,
+        body: ProxyWithdrawalRequest,
+        record: tuple[AgencyRow, ResidentRow] = Depends(authenticated_record),
+    ) -> Response:
+        agency, resident = record
+        if not keeps_proxy_registrations(agency):
+            raise not_served(agency)
+        if not _REGISTRATION_ID.fullmatch(registration_id):
+            raise ApiError(422, "invalid_request", "The registration id is not valid.")
+        now = datetime.now(JST).replace(microsecond=0).isoformat()
+        withdrawn = await run_in_threadpool(
+            store.withdraw_proxy_registration,
+            agency.id,
+            resident.agency_code,
+            registration_id,
+            now,
+            body.reason,
+        )
+        if withdrawn is None:
+            raise ApiError(404, "unknown_registration", "This resident has no registration with this id.")
+        stored, replayed = withdrawn
+        answer = ProxyWithdrawal(
+            registration_id=stored.registration_id,
+            status="withdrawn",
+            withdrawn_at=datetime.fromisoformat(str(stored.withdrawn_at)),
+        )
+        headers = {"Idempotent-Replayed": "true"} if replayed else {}
+        return JSONResponse(jsonable_encoder(answer), 200, headers=headers)
+
+    @app.get(
+        "/_control/agencies/{agency_id}/proxy-registrations",
+        tags=["control"],
+        response_model=ProxyRegistrations,
+        summary="The proxy registrations an agency holds (and withdrew), with the reads under each",
+        dependencies=[Depends(control_access)],
+        responses=_errors(401, 403, 404),
+    )
+    async def list_proxy_registrations(agency_id: str) -> ProxyRegistrations:
+        await known_agency(agency_id)
+        rows = await run_in_threadpool(store.proxy_registrations, agency_id)
+        return ProxyRegistrations.model_validate(
+            {"agency_id": agency_id, "registrations": [vars(row) for row in rows]}
+        )
+
+    @app.delete(
+        "/_control/agencies/{agency_id}/proxy-registrations",
+        tags=["control"],
+        response_model=ProxyRegistrations,
+        summary="Forget an agency's proxy registrations (between tests)",
+        dependencies=[Depends(control_access)],
+        responses=_errors(401, 403, 404),
+    )
+    async def clear_proxy_registrations(agency_id: str) -> ProxyRegistrations:
+        await known_agency(agency_id)
+        await run_in_threadpool(store.clear_proxy_registrations, agency_id)
+        return ProxyRegistrations(agency_id=agency_id, registrations=[])
 
     async def bank_check_caller(request: Request) -> None:
         """Faults, then the assertion (``aud`` = …/agencies/bank-check), before the body is looked at."""

@@ -15,6 +15,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -444,3 +445,158 @@ class BankCheckRecord(BaseModel):
 
 class BankChecks(BaseModel):
     checks: list[BankCheckRecord] = Field(description="Oldest first")
+
+
+# --- 代理人の登録: the proxies the medical insurer holds as registered ------------------------------------
+
+
+def _proxy_name(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _iso_day(value: Any) -> Any:
+    # A day written as YYYY-MM-DD only: not a timestamp, nor a date-time.
+    if not isinstance(value, str) or len(value) != 10:
+        raise ValueError("must be a date written YYYY-MM-DD")
+    return value
+
+
+RegistrationId = Annotated[
+    StrictStr,
+    Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{7,63}$",
+        description="The portal's id for this registration (a UUID): the only thing a proxy's request names",
+        examples=["0b5e1c2a-7d4f-4c8e-9a61-3f2d8b7e6c50"],
+    ),
+]
+AgencyCode = Annotated[
+    StrictStr,
+    Field(
+        pattern=r"^[A-Z2-7]{26}$",
+        description="機関別符号: this agency's own code for the person",
+        examples=[_CODE_EXAMPLE],
+    ),
+]
+Relationship = Annotated[
+    Literal["voluntary", "parent", "guardian"],
+    Field(description="voluntary 任意代理人 (appointed by the resident), parent 親権者, guardian 成年後見人"),
+]
+
+
+class ProxyParty(BaseModel):
+    """The proxy, as this agency knows people: by its own code, and the name on the proxy's own card."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agency_code: AgencyCode
+    name: Annotated[StrictStr, Field(min_length=1, max_length=100), AfterValidator(_proxy_name)]
+
+
+class ProxyRegistrationRequest(BaseModel):
+    """The portal registers a proxy of the resident named by the path's code (代理人の登録)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "registration_id": "0b5e1c2a-7d4f-4c8e-9a61-3f2d8b7e6c50",
+                    "proxy": {"agency_code": "QK7M2ZC4XW5RTB6HN3PDV2JY4A", "name": "田中 由紀"},
+                    "relationship": "voluntary",
+                    "valid_until": "2027-11-22",
+                }
+            ]
+        },
+    )
+
+    registration_id: RegistrationId
+    proxy: ProxyParty
+    relationship: Relationship
+    valid_until: Annotated[
+        date,
+        BeforeValidator(_iso_day),
+        Field(description="The last day the proxy may act (JST), YYYY-MM-DD"),
+    ]
+
+
+class ProxyRegistration(BaseModel):
+    """A registration the agency holds: a proxy's requests under its id are answered until it ends."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "registration_id": "0b5e1c2a-7d4f-4c8e-9a61-3f2d8b7e6c50",
+                    "agency_code": _CODE_EXAMPLE,
+                    "status": "active",
+                    "relationship": "voluntary",
+                    "valid_until": "2027-11-22",
+                    "registered_at": "2026-11-23T10:00:00+09:00",
+                }
+            ]
+        }
+    )
+
+    registration_id: str
+    agency_code: str = Field(description="The resident the proxy acts for")
+    status: Literal["active"]
+    relationship: str
+    valid_until: date
+    registered_at: datetime = Field(description="When the agency took the registration (JST)")
+
+
+class ProxyWithdrawalRequest(BaseModel):
+    """The portal withdraws a registration: the proxy's authority ended."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "ended_by_principal"}]}
+    )
+
+    reason: StrictStr = Field(
+        pattern=r"^[a-z][a-z0-9_]{2,63}$",
+        description="Short code: ended_by_principal, ended_by_proxy, ended_by_staff, expired",
+        examples=["ended_by_principal"],
+    )
+
+
+class ProxyWithdrawal(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "registration_id": "0b5e1c2a-7d4f-4c8e-9a61-3f2d8b7e6c50",
+                    "status": "withdrawn",
+                    "withdrawn_at": "2026-12-01T09:30:00+09:00",
+                }
+            ]
+        }
+    )
+
+    registration_id: str
+    status: Literal["withdrawn"]
+    withdrawn_at: datetime = Field(description="When the agency first took the withdrawal (JST)")
+
+
+class ProxyRegistrationRecord(BaseModel):
+    """A registration as the control API lists it for tests, with the proxy requests served under it."""
+
+    registration_id: str
+    agency_code: str
+    proxy_code: str = Field(description="Empty for a withdrawal that arrived before its registration")
+    proxy_name: str
+    relationship: str
+    valid_until: str
+    registered_at: datetime | None
+    withdrawn_at: datetime | None
+    withdrawal_reason: str
+    reads: int = Field(description="Proxy requests answered under this registration")
+    last_read_at: datetime | None
+
+
+class ProxyRegistrations(BaseModel):
+    agency_id: str
+    registrations: list[ProxyRegistrationRecord] = Field(description="Oldest first")

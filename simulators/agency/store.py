@@ -1,7 +1,8 @@
 """The simulator's own SQLite storage: agencies, their resident records, generated payloads, the
 information provision network's records, fault settings, spent assertion ids, the mis-link reports the
-portal sent, the residents' answers to the notices the simulator sent (received at its webhook), and the
-banks' accounts with the account-name checks the portal asked for (never the names it sent).
+portal sent, the residents' answers to the notices the simulator sent (received at its webhook), the
+banks' accounts with the account-name checks the portal asked for (never the names it sent), and the
+proxies the medical insurer holds as registered (代理人の登録).
 
 Every worker process opens the same file, so fault settings and the ``jti`` replay list live here rather
 than in memory. Records are keyed only by agency-specific codes: this module must never be handed, and
@@ -65,12 +66,23 @@ CREATE TABLE IF NOT EXISTS bank_checks (
     bank_code TEXT NOT NULL, branch_code TEXT NOT NULL, account_type TEXT NOT NULL,
     account_number TEXT NOT NULL, result TEXT NOT NULL, checked_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS proxy_registrations (
+    agency_id TEXT NOT NULL, registration_id TEXT NOT NULL, agency_code TEXT NOT NULL,
+    proxy_code TEXT NOT NULL, proxy_name TEXT NOT NULL, relationship TEXT NOT NULL, valid_until TEXT NOT NULL,
+    registered_at TEXT, withdrawn_at TEXT, withdrawal_reason TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    reads INTEGER NOT NULL DEFAULT 0, last_read_at TEXT,
+    PRIMARY KEY (agency_id, registration_id)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS used_jti_expiry ON used_jti (expires_at);
 """
 
 
 class IdempotencyConflict(Exception):
     """An idempotency key was reused for a different request."""
+
+
+class RegistrationWithdrawn(Exception):
+    """A proxy registration id that was withdrawn (or withdrawn before it arrived): never active again."""
 
 
 def _report(row: sqlite3.Row) -> dict[str, Any]:
@@ -120,6 +132,29 @@ class BankAccountRow:
     @property
     def key(self) -> tuple[str, str, str, str]:
         return (self.bank_code, self.branch_code, self.account_type, self.account_number)
+
+
+@dataclass(frozen=True)
+class ProxyRegistrationRow:
+    """A proxy the agency holds as registered for one of its residents, both known by its own codes.
+
+    ``registered_at`` is None for a withdrawal that arrived before its registration (kept so that the late
+    registration is refused); ``withdrawn_at`` is set once withdrawn, for good.
+    """
+
+    agency_id: str
+    registration_id: str
+    agency_code: str
+    proxy_code: str
+    proxy_name: str
+    relationship: str
+    valid_until: str
+    registered_at: str | None
+    withdrawn_at: str | None
+    withdrawal_reason: str
+    fingerprint: str
+    reads: int = 0
+    last_read_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -424,6 +459,114 @@ class Store:
     def clear_bank_checks(self) -> None:
         with self._connect() as conn:
             conn.execute("DELETE FROM bank_checks")
+
+    def add_proxy_registration(self, row: ProxyRegistrationRow) -> tuple[ProxyRegistrationRow, bool]:
+        """Keep a registration unless its id is known: the stored one and whether this was a replay.
+
+        Raises :class:`RegistrationWithdrawn` for an id already withdrawn, and :class:`IdempotencyConflict`
+        for an id held with another resident or other terms.
+        """
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")  # the look-up and the insert are one step for concurrent workers
+            try:
+                stored = self._proxy_registration(conn, row.agency_id, row.registration_id)
+                if stored is None:
+                    conn.execute(
+                        "INSERT INTO proxy_registrations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL)",
+                        (
+                            row.agency_id,
+                            row.registration_id,
+                            row.agency_code,
+                            row.proxy_code,
+                            row.proxy_name,
+                            row.relationship,
+                            row.valid_until,
+                            row.registered_at,
+                            row.withdrawn_at,
+                            row.withdrawal_reason,
+                            row.fingerprint,
+                        ),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        if stored is None:
+            return row, False
+        if stored.withdrawn_at is not None:
+            raise RegistrationWithdrawn(stored.registration_id)
+        if (stored.agency_code, stored.fingerprint) != (row.agency_code, row.fingerprint):
+            raise IdempotencyConflict(stored.registration_id)
+        return stored, True
+
+    def withdraw_proxy_registration(
+        self, agency_id: str, agency_code: str, registration_id: str, withdrawn_at: str, reason: str
+    ) -> tuple[ProxyRegistrationRow, bool] | None:
+        """Withdraw a registration of this resident: the row as withdrawn and whether it was before.
+
+        An id the agency never saw is kept as withdrawn (a registration arriving after it is refused); an
+        id held for another resident is None (not theirs to withdraw).
+        """
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                stored = self._proxy_registration(conn, agency_id, registration_id)
+                if stored is None:
+                    conn.execute(
+                        "INSERT INTO proxy_registrations"
+                        " VALUES (?, ?, ?, '', '', '', '', NULL, ?, ?, '', 0, NULL)",
+                        (agency_id, registration_id, agency_code, withdrawn_at, reason),
+                    )
+                elif stored.agency_code == agency_code and stored.withdrawn_at is None:
+                    conn.execute(
+                        "UPDATE proxy_registrations SET withdrawn_at = ?, withdrawal_reason = ?"
+                        " WHERE agency_id = ? AND registration_id = ?",
+                        (withdrawn_at, reason, agency_id, registration_id),
+                    )
+                after = self._proxy_registration(conn, agency_id, registration_id)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        if after is None or after.agency_code != agency_code:
+            return None
+        return after, stored is not None and stored.withdrawn_at is not None
+
+    def proxy_registration(self, agency_id: str, registration_id: str) -> ProxyRegistrationRow | None:
+        with self._connect() as conn:
+            return self._proxy_registration(conn, agency_id, registration_id)
+
+    @staticmethod
+    def _proxy_registration(
+        conn: sqlite3.Connection, agency_id: str, registration_id: str
+    ) -> ProxyRegistrationRow | None:
+        row = conn.execute(
+            "SELECT * FROM proxy_registrations WHERE agency_id = ? AND registration_id = ?",
+            (agency_id, registration_id),
+        ).fetchone()
+        return None if row is None else ProxyRegistrationRow(**dict(row))
+
+    def proxy_read_count(self, agency_id: str, registration_id: str, read_at: str) -> None:
+        """Counts one request a registered proxy made (the insurer's own log of proxy reads)."""
+        with self._connect() as conn:
+            conn.execute(
+                "UPDATE proxy_registrations SET reads = reads + 1, last_read_at = ?"
+                " WHERE agency_id = ? AND registration_id = ?",
+                (read_at, agency_id, registration_id),
+            )
+
+    def proxy_registrations(self, agency_id: str) -> list[ProxyRegistrationRow]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT * FROM proxy_registrations WHERE agency_id = ?"
+                " ORDER BY coalesce(registered_at, withdrawn_at), registration_id",
+                (agency_id,),
+            ).fetchall()
+        return [ProxyRegistrationRow(**dict(row)) for row in rows]
+
+    def clear_proxy_registrations(self, agency_id: str) -> None:
+        with self._connect() as conn:
+            conn.execute("DELETE FROM proxy_registrations WHERE agency_id = ?", (agency_id,))
 
     def faults(self, agency_id: str) -> FaultRow | None:
         """The agency's fault override, or None when it runs on the environment's defaults."""

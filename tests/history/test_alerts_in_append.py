@@ -93,6 +93,27 @@ def test_a_deferred_release_alerts_from_its_disclosure_on_both_paths(path):
     assert ReleaseAlert.objects.get(resident=owner).visible_from == disclose
 
 
+@pytest.mark.parametrize("path", PATHS)
+def test_a_release_its_caller_tells_the_owner_of_itself_makes_no_alert_on_both_paths(path):
+    """alert_owner=False (a proxy's answer, told by a portal notice): the record, and no second telling."""
+    owner = _owner({"on_firm_reads": True, "on_proxy_reads": True})
+    with transaction.atomic():
+        record, alerted = PATHS[path](
+            owner,
+            ACTORS[ActorType.PROXY],
+            "notices",
+            ["confirmation"],
+            "回答",
+            Channel.AGENCY_API,
+            "",
+            None,
+            False,
+        )
+    assert alerted is False and record.seq == 1
+    assert not ReleaseAlert.objects.filter(resident=owner).exists()
+    assert chain_first_broken_seq(owner=owner) is None
+
+
 def test_the_default_for_an_unset_preference_is_the_preferences_own_default():
     """No stored preference means what a new AlertPreference would say: firms no, proxies yes."""
     assert services.alert_rule(ActorType.FIRM) == ("on_firm_reads", AlertPreference().on_firm_reads)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from notices.models import Notice, NoticeResponse, NoticeState, WebhookDelivery
 from notices.services import RESPOND_ACT, notice_respond, respond_payload
 from portal.core.errors import PortalError
-from portal.history.models import ActorType, Channel, ReleaseRecord
+from portal.history.models import ActorType, Channel, ReleaseAlert, ReleaseRecord
 from portal.history.presentation import describe
 from portal.identity.models import CardCertificate, Resident, SecurityEvent
 from portal.identity.services import StepUpProof, act_digest
@@ -143,6 +143,41 @@ def test_the_principal_is_told_and_his_notice_says_who_answered_and_when(
     his.cookies["django_language"] = "en"
     english = his.get(f"/notices/{notice.public_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert f'id="answered-by">Answered on {when} by your proxy 田中 由紀.' in english
+
+
+def test_the_principal_is_told_once_of_one_proxy_answer_and_still_alerted_of_her_reads(
+    api, kazuo, yuki, django_capture_on_commit_callbacks, monkeypatch
+):
+    """One answer, one notification: the portal's notice saying who answered what, announced once; the
+    access-history record of the answer makes no second "your proxy read your data" alert. Her reading
+    the notice first is a read, and alerts as before."""
+    from portal.notify.tasks import notify_resident
+
+    announced, pushed = [], []
+    monkeypatch.setattr("notices.tasks.announce_notice.delay", lambda notice_id: announced.append(notice_id))
+    monkeypatch.setattr(notify_resident, "delay", lambda **message: pushed.append(message))
+    notice = _send(api, kazuo, action={"type": "confirm"})
+    announced.clear()
+    client = _acting(yuki, grant_between(kazuo, yuki, [NOTICES_ANSWER]))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.get(f"/notices/{notice.public_id}/").status_code == 200
+    read_alert = ReleaseAlert.objects.get(resident=kazuo)
+    assert read_alert.actor_type == ActorType.PROXY and read_alert.actor_label == "田中 由紀"
+    assert [m["kind"] for m in pushed if m["resident_id"] == kazuo.pk] == ["release_alert"]
+    pushed.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/notices/{notice.public_id}/respond/", {"confirmed": "on"})
+    answer = NoticeResponse.objects.get()
+    told = Notice.objects.filter(recipient=kazuo, agency_id="myna-portal")
+    alerts = ReleaseAlert.objects.filter(resident=kazuo).exclude(pk=read_alert.pk)
+    pushes = [m for m in pushed if m["resident_id"] == kazuo.pk]
+    assert told.count() + alerts.count() == 1 and told.count() == 1
+    assert announced == [told.get().pk] and pushes == []
+    assert "田中 由紀" in told.get().body_ja and answer.receipt_number in told.get().body_ja
+    # The answer is in his history all the same, with her as actor.
+    assert ReleaseRecord.objects.filter(owner=kazuo, channel=Channel.AGENCY_API, actor_type=ActorType.PROXY)
 
 
 def test_a_form_is_prefilled_from_the_principals_information_recorded_as_seen_by_the_proxy(api, kazuo, yuki):

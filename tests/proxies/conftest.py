@@ -50,3 +50,9 @@ def yuki(db):
 @pytest.fixture
 def stranger(db):
     return ResidentFactory(name="山田 花子", name_kana="ヤマダ ハナコ")
+
+
+# Fake agencies behind the portal's real agency client (the medical insurer's registrations and fetches).
+from tests.myinfo.conftest import agencies, client_keys, contracts  # noqa: E402
+
+__all__ = ["agencies", "client_keys", "contracts"]
