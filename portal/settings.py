@@ -158,13 +158,37 @@ AUTHENTICATION_BACKENDS = ["portal.identity.backends.PortalBackend"]
 REDIS_URL = env_str("REDIS_URL", "")
 if PRODUCTION and not REDIS_URL:
     raise ImproperlyConfigured("Production needs REDIS_URL.")
+# A hung Redis (it accepts connections and never answers) must not hang a page: every Redis client waits at
+# most this long to connect or for an answer, and a process that saw a Redis fail leaves it alone (fails at
+# once, as if it refused) for the hold (portal.core.outages).
+REDIS_SOCKET_TIMEOUT_SECONDS = float(env_str("REDIS_SOCKET_TIMEOUT_SECONDS", "1"))
+REDIS_UNREACHABLE_HOLD_SECONDS = float(env_str("REDIS_UNREACHABLE_HOLD_SECONDS", "5"))
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "portal.core.cache.PortalRedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "portal.core.cache.PortalRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+            },
+        }
+    }
     CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
     # An unacknowledged task (acks_late) goes back to the queue this long after its worker vanished; it
     # must outlast the longest task and retry countdown. Tests of redelivery lower it.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 600)
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 600),
+        "socket_connect_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+        "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+    }
+    # A publish that fails is tried once more, not three times: a page waits at most two timeouts, and
+    # the lost-task sweep sends what could not be queued.
+    CELERY_TASK_PUBLISH_RETRY_POLICY = {
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.2,
     }
 else:
     CACHES = {
