@@ -25,6 +25,7 @@ EXPECTED_KINDS = {
     "firms.event_mail",
     "myinfo.fetch",
     "myinfo.mislink_report",
+    "notices.announce",
     "provision.refresh",
     "proxies.insurer_registration",
     "proxies.insurer_withdrawal",
