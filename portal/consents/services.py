@@ -539,7 +539,8 @@ def consent_firm_tell_send_again(consent: Consent, *, now: dt.datetime) -> str:
 
 
 def consent_firm_tell_gave_up(*, consent_id: int) -> None:
-    """The firm's callback stayed unreachable through every retry: staff see it; the sweep leaves it."""
+    """The firm's callback stayed unreachable through about three hours of retries: kept on the consent
+    (firm_tell_failed_at) and left by the lost-task sweep. The firm's tokens fail at their next use anyway."""
     Consent.objects.filter(pk=consent_id, firm_told_at__isnull=True).update(
         firm_tell_failed_at=timezone.now()
     )

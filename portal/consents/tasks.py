@@ -10,7 +10,7 @@ from portal.consents.models import Consent
 
 class TellFirmTask(Task):
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        # Retries ran out (or a fault of ours): a state staff can see, which the lost-task sweep leaves.
+        # Retries ran out (or a fault of ours): a final state on the consent, left by the lost-task sweep.
         consent_id = kwargs.get("consent_id", args[0] if args else None)
         if consent_id is not None:
             services.consent_firm_tell_gave_up(consent_id=int(consent_id))
