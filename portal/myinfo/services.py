@@ -471,6 +471,7 @@ def myinfo_fetches_owed(*, cutoff: datetime, now: datetime) -> QuerySet[Category
         & (Q(resent_at__isnull=True) | Q(resent_at__lte=cutoff))
         & (Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lte=cutoff))
     )
+    # The payload is never decrypted here.
     return CategoryEntry.objects.filter(AWAITING_TASK, quiet).defer("payload").order_by("requested_at")
 
 
