@@ -111,6 +111,11 @@ class Notice(models.Model):
     segment_born_from = models.DateField(null=True, blank=True)
     segment_born_to = models.DateField(null=True, blank=True)
     sent_at = models.DateTimeField(default=timezone.now)
+    # When its recipients were told it arrived (the task announce_notice ended), and the last sign of life
+    # of that task (begun, a chunk of a broadcast told, or sent again by the lost-task sweep): a notice not
+    # announced with no sign of life for a stall lost its task (portal.core.lost_tasks).
+    announced_at = models.DateTimeField(null=True, blank=True)
+    announce_tried_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints: ClassVar = [
@@ -125,6 +130,12 @@ class Notice(models.Model):
             models.Index(fields=["recipient", "-sent_at"], name="notices_recipient_sent"),
             models.Index(
                 fields=["-sent_at"], name="notices_broadcast_sent", condition=models.Q(recipient__isnull=True)
+            ),
+            # The lost-task sweep reads, every minute, only the notices not yet announced.
+            models.Index(
+                fields=["sent_at"],
+                name="notices_not_announced",
+                condition=models.Q(announced_at__isnull=True),
             ),
         ]
         # PostgreSQL: trigram indexes on the titles (migration 0002) for the inbox search.

@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from notices import attachments as attachment_store
@@ -40,15 +42,18 @@ from notices.models import (
     ResidentAgencyCode,
     WebhookDelivery,
 )
+from notices.notify import notifications_together, resident_notify
 from notices.selectors import (
     MUNICIPALITY_MAX,
     agency_code_hash,
+    broadcast_residents,
     notice_visible_q,
     resident_by_agency_code,
     unread_count_forget,
 )
 from portal.agencies.codes import agency_code, agency_registry
 from portal.core.errors import PortalError
+from portal.core.lost_tasks import SENT_AGAIN
 from portal.history.models import Channel
 from portal.history.services import Actor, release_record
 from portal.identity.models import CardCertificate, Resident
@@ -556,6 +561,63 @@ def _announce(notice_id: int) -> None:
     from notices.tasks import announce_notice
 
     announce_notice.delay(notice_id)
+
+
+#: How many residents of a broadcast are told between two signs of life (announce_tried_at).
+ANNOUNCE_CHUNK = 2000
+
+
+def notice_announce(*, notice_id: int) -> int:
+    """Tells the recipients that a notice arrived (portal.notify decides how); how many were told.
+
+    Safe to run twice (a redelivery, the lost-task sweep's resend): portal.notify dedupes by the
+    notice's key, so nobody is told twice. Marks the notice announced when done; a broadcast leaves a
+    sign of life every chunk, so that a long one is never taken for lost.
+    """
+    from portal.notify.selectors import reachable_residents  # as the task always did: notices builds on it
+
+    notice = Notice.objects.filter(pk=notice_id).first()
+    if notice is None:
+        return 0
+    Notice.objects.filter(pk=notice.pk).update(announce_tried_at=timezone.now())
+    url = reverse("notices:detail", args=[notice.public_id])
+    key = f"notice:{notice.public_id}"  # a redelivered task tells nobody twice
+    if notice.audience == Audience.RESIDENT:
+        told = int(
+            resident_notify(resident=notice.recipient, category=notice.category, url=url, dedupe_key=key)
+        )
+    else:
+        told = 0
+        with notifications_together():
+            residents = reachable_residents(broadcast_residents(notice=notice)).iterator(
+                chunk_size=ANNOUNCE_CHUNK
+            )
+            for resident in residents:
+                if not resident_notify(resident=resident, category=notice.category, url=url, dedupe_key=key):
+                    break  # no notifier installed: nobody to tell
+                told += 1
+                if told % ANNOUNCE_CHUNK == 0:
+                    Notice.objects.filter(pk=notice.pk).update(announce_tried_at=timezone.now())
+    Notice.objects.filter(pk=notice.pk).update(announced_at=timezone.now())
+    return told
+
+
+def notices_unannounced(*, cutoff: dt.datetime, now: dt.datetime) -> QuerySet[Notice]:
+    """Notices whose recipients were not told, with no sign of life of the telling since ``cutoff``."""
+    return (
+        Notice.objects.filter(announced_at__isnull=True, sent_at__lte=cutoff)
+        .filter(Q(announce_tried_at__isnull=True) | Q(announce_tried_at__lte=cutoff))
+        .only("pk")
+        .order_by("sent_at")
+    )
+
+
+def notice_announce_send_again(notice: Notice, *, now: dt.datetime) -> str:
+    from notices.tasks import announce_notice
+
+    Notice.objects.filter(pk=notice.pk).update(announce_tried_at=now)
+    announce_notice.delay(notice.pk)
+    return SENT_AGAIN
 
 
 # --- the resident's side -------------------------------------------------------------------------------

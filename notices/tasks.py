@@ -5,13 +5,8 @@ repeated event by its id), and a repeated announcement tells nobody twice (porta
 """
 
 from celery import shared_task
-from django.urls import reverse
 
 from notices import reminders, services
-from notices.models import Audience, Notice
-from notices.notify import notifications_together, resident_notify
-from notices.selectors import broadcast_residents
-from portal.notify.selectors import reachable_residents
 
 
 @shared_task(
@@ -23,22 +18,7 @@ from portal.notify.selectors import reachable_residents
 )
 def announce_notice(notice_id: int) -> int:
     """Tells the recipients that a notice arrived (portal.notify decides how); how many were told."""
-    notice = Notice.objects.filter(pk=notice_id).first()
-    if notice is None:
-        return 0
-    url = reverse("notices:detail", args=[notice.public_id])
-    key = f"notice:{notice.public_id}"  # a redelivered task tells nobody twice
-    if notice.audience == Audience.RESIDENT:
-        return int(
-            resident_notify(resident=notice.recipient, category=notice.category, url=url, dedupe_key=key)
-        )
-    told = 0
-    with notifications_together():
-        for resident in reachable_residents(broadcast_residents(notice=notice)).iterator(chunk_size=2000):
-            if not resident_notify(resident=resident, category=notice.category, url=url, dedupe_key=key):
-                break  # no notifier installed: nobody to tell
-            told += 1
-    return told
+    return services.notice_announce(notice_id=notice_id)
 
 
 @shared_task(

@@ -158,13 +158,37 @@ AUTHENTICATION_BACKENDS = ["portal.identity.backends.PortalBackend"]
 REDIS_URL = env_str("REDIS_URL", "")
 if PRODUCTION and not REDIS_URL:
     raise ImproperlyConfigured("Production needs REDIS_URL.")
+# A hung Redis (it accepts connections and never answers) must not hang a page: every Redis client waits at
+# most this long to connect or for an answer, and a process that saw a Redis fail leaves it alone (fails at
+# once, as if it refused) for the hold (portal.core.outages).
+REDIS_SOCKET_TIMEOUT_SECONDS = float(env_str("REDIS_SOCKET_TIMEOUT_SECONDS", "1"))
+REDIS_UNREACHABLE_HOLD_SECONDS = float(env_str("REDIS_UNREACHABLE_HOLD_SECONDS", "5"))
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "portal.core.cache.PortalRedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "portal.core.cache.PortalRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+            },
+        }
+    }
     CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
     # An unacknowledged task (acks_late) goes back to the queue this long after its worker vanished; it
     # must outlast the longest task and retry countdown. Tests of redelivery lower it.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 600)
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 600),
+        "socket_connect_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+        "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+    }
+    # A publish that fails is tried once more, not three times: a page waits at most two timeouts, and
+    # the lost-task sweep sends what could not be queued.
+    CELERY_TASK_PUBLISH_RETRY_POLICY = {
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.2,
     }
 else:
     CACHES = {
@@ -183,6 +207,11 @@ else:
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
     }
+# Owed work with no sign of life for this long lost its task (a broker restarted without its data, say)
+# and the beat's core.recover_lost_tasks sends it again. Longer than the visibility timeout, so that a
+# dead worker's task comes back by itself first, and than every task's longest retry back-off. Tests of
+# the recovery lower it.
+LOST_TASK_STALL_SECONDS = env_int("LOST_TASK_STALL_SECONDS", 15 * 60)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True
 # A task running when the broker connection drops finishes (its work lands in the database) instead of
@@ -198,22 +227,15 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "refresh-crl": {"task": "identity.refresh_crl", "schedule": timedelta(minutes=30)},
     "end-expired-proxies": {"task": "proxies.end_expired", "schedule": timedelta(hours=1)},
-    # Registrations of proxies with the medical insurer (and their withdrawals) whose task was lost.
-    "proxies-resend-insurer-registrations": {
-        "task": "proxies.resend_insurer_registrations",
-        "schedule": timedelta(minutes=5),
-    },
+    # Owed work whose task the broker lost (portal.core.lost_tasks): fetches, reports, bank checks, mails,
+    # callbacks, registrations with the medical insurer; sent again, or given up, once stalled.
+    "core-recover-lost-tasks": {"task": "core.recover_lost_tasks", "schedule": timedelta(minutes=1)},
     "consents-expire": {"task": "consents.expire", "schedule": timedelta(minutes=10)},
     "purge-signing-requests": {"task": "identity.purge_signing_requests", "schedule": timedelta(hours=1)},
     "history-partitions": {"task": "history.ensure_partitions", "schedule": timedelta(hours=24)},
     # 00:10 each day in TIME_ZONE (Celery follows Django's Asia/Tokyo): yesterday is over by then.
     "history-daily-root": {"task": "history.publish_daily_root", "schedule": crontab(hour=0, minute=10)},
     "myinfo-purge-expired": {"task": "myinfo.purge_expired", "schedule": timedelta(minutes=10)},
-    # Fetches the broker lost (a restart without its data) are sent again, or given up, once stalled.
-    "myinfo-recover-stalled-fetches": {
-        "task": "myinfo.recover_stalled_fetches",
-        "schedule": timedelta(minutes=1),
-    },
     # Pushes held for quiet hours (or a deferred disclosure) go out within a minute of falling due.
     "notify-release-held": {"task": "notify.release_held", "schedule": timedelta(minutes=1)},
     # Webhook retries fall due here (long back-offs wait in the database), and lost deliveries are resent.
@@ -322,10 +344,6 @@ AGENCY_BREAKER_COOLDOWN_SECONDS = env_int("AGENCY_BREAKER_COOLDOWN_SECONDS", 30)
 # My information (わたしの情報): agency payloads are cached encrypted this long, then purged (SPEC 2.1).
 MYINFO_CACHE_SECONDS = env_int("MYINFO_CACHE_SECONDS", 24 * 60 * 60)
 MYINFO_MAX_PAYLOAD_BYTES = env_int("MYINFO_MAX_PAYLOAD_BYTES", 512 * 1024)
-# A fetch with no sign of life for this long was lost (a broker restarted without its data, say) and the
-# beat's myinfo.recover_stalled_fetches sends it again. Longer than the visibility timeout, so that a dead
-# worker's task comes back by itself first. Tests of the recovery lower it.
-MYINFO_FETCH_STALL_SECONDS = env_int("MYINFO_FETCH_STALL_SECONDS", 15 * 60)
 # JSON Schemas of each category's data (contracts/self-information/<category>.schema.json), shared with
 # the agencies; a category without one is checked for its envelope only.
 MYINFO_CONTRACTS_DIR = env_str("MYINFO_CONTRACTS_DIR", str(BASE_DIR / "contracts" / "self-information"))

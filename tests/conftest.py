@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 
+from portal.core.outages import redis_holds_clear
 from portal.identity import jpki
 from simulators.ca import TestCA
 from simulators.cardapp import CardStore
@@ -56,10 +57,12 @@ def jpki_env(tmp_path_factory) -> Jpki:
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
+    redis_holds_clear()  # a Redis one test made fail is not held off in the next
     cache.clear()
     jpki._crl_memory.clear()
     yield
     jpki._crl_memory.clear()
+    redis_holds_clear()
 
 
 @pytest.fixture

@@ -104,6 +104,10 @@ class AccountApplication(models.Model):
     holder_kana = models.CharField(max_length=60)
     bank_result = models.CharField(max_length=16, choices=BankResult.choices, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The last try at the bank, and the lost-task sweep's last resend: it sends a check whose task was
+    # lost once neither happened for a stall (portal.core.lost_tasks).
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    resent_at = models.DateTimeField(null=True, blank=True)
     # The signature step-up that authorised it (portal.identity.services.StepUpProof).
     signing_request_id = models.UUIDField()
     act_digest = models.CharField(max_length=64)

@@ -6,9 +6,11 @@ Never store an account the bank has not confirmed, never register one whose hold
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from notices.models import AgencyClient
@@ -31,6 +33,7 @@ from portal.agencies.client import AgencyError, AgencyUnavailable, agency_post
 from portal.agencies.codes import agency_registry
 from portal.core.crypto import lookup_hash
 from portal.core.errors import PortalError
+from portal.core.lost_tasks import SENT_AGAIN
 from portal.history.models import Channel
 from portal.history.services import Actor, release_record
 from portal.identity.models import Resident, User
@@ -239,6 +242,25 @@ def _queue_bank_check(application_id: int) -> None:
     check_with_bank.delay(application_id)
 
 
+def account_checks_owed(*, cutoff: datetime, now: datetime) -> QuerySet[AccountApplication]:
+    """Applications at the bank with no sign of life (made, tried, sent again) since ``cutoff``: the
+    check's task was lost. Retries that ran out end the application, so only lost work is left here."""
+    return AccountApplication.objects.filter(
+        Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lte=cutoff),
+        Q(resent_at__isnull=True) | Q(resent_at__lte=cutoff),
+        state=ApplicationState.CHECKING,
+        created_at__lte=cutoff,
+    ).order_by("created_at")
+
+
+def account_check_send_again(application: AccountApplication, *, now: datetime) -> str:
+    """Sends a lost bank check again: the bank gets the same Idempotency-Key, and the answer is applied
+    once (an application no longer at the bank is left alone)."""
+    AccountApplication.objects.filter(pk=application.pk).update(resent_at=now)
+    _queue_bank_check(application.pk)
+    return SENT_AGAIN
+
+
 @transaction.atomic
 def account_delete(*, resident: Resident, proof: StepUpProof) -> None:
     """Deletes the account (signed); payments then need a new registration. Told to the resident."""
@@ -277,7 +299,9 @@ def account_check_with_bank(*, application_id: int) -> str:
     application = AccountApplication.objects.filter(pk=application_id).first()
     if application is None or application.state != ApplicationState.CHECKING:
         return "done"
-    AccountApplication.objects.filter(pk=application_id).update(attempts=application.attempts + 1)
+    AccountApplication.objects.filter(pk=application_id).update(
+        attempts=F("attempts") + 1, last_attempt_at=timezone.now()
+    )
     try:
         answer = agency_post(
             agency_id=BANK_CHECK_AGENCY,

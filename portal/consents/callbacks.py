@@ -44,6 +44,7 @@ def consent_ended_send(consent: Consent) -> bool:
     url = consent.client.callback_url
     if not url:
         return True
+    Consent.objects.filter(pk=consent.pk).update(firm_tell_tried_at=timezone.now())
     try:
         response = httpx.post(
             url,

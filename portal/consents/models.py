@@ -45,6 +45,10 @@ class Consent(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     # The firm has taken the notice that the consent ended (its callback answered 2xx).
     firm_told_at = models.DateTimeField(null=True, blank=True)
+    # The last try at telling it (or the lost-task sweep's resend), and when retries ran out: a consent
+    # ended, not told, not failed, with no try for a stall lost its task (portal.core.lost_tasks).
+    firm_tell_tried_at = models.DateTimeField(null=True, blank=True)
+    firm_tell_failed_at = models.DateTimeField(null=True, blank=True)
     # The resident's signature (portal.identity.services.StepUpProof).
     signing_request_id = models.UUIDField()
     act_digest = models.CharField(max_length=64)
@@ -53,7 +57,17 @@ class Consent(models.Model):
     class Meta:
         verbose_name = "同意"
         verbose_name_plural = "同意"
-        indexes: ClassVar = [models.Index(fields=["resident", "state"], name="consent_resident_state")]
+        indexes: ClassVar = [
+            models.Index(fields=["resident", "state"], name="consent_resident_state"),
+            # The lost-task sweep reads, every minute, only the ended consents the firm was not told of.
+            models.Index(
+                fields=["ended_at"],
+                name="consent_firm_not_told",
+                condition=models.Q(
+                    ended_at__isnull=False, firm_told_at__isnull=True, firm_tell_failed_at__isnull=True
+                ),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.firm.legal_name}: {self.purpose_code} ({self.state})"

@@ -15,6 +15,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from portal.consents import selectors
@@ -37,7 +38,16 @@ from portal.consents.scopes import (
 )
 from portal.core.crypto import lookup_hash
 from portal.core.errors import PortalError
-from portal.firms.models import AccessKind, ClientEnvironment, Firm, FirmClient, FirmPurpose, FirmState
+from portal.core.lost_tasks import SENT_AGAIN
+from portal.firms.models import (
+    AccessKind,
+    ClientEnvironment,
+    ControllerChange,
+    Firm,
+    FirmClient,
+    FirmPurpose,
+    FirmState,
+)
 from portal.identity.models import Resident
 from portal.identity.services import StepUpProof
 
@@ -424,33 +434,113 @@ def category_granted(consent: Consent, category: str) -> bool:
     return category in CATEGORY_SCOPES and category in consent.scopes
 
 
-def consents_end_for_controller_change(*, firm_id: int, new_legal_name: str) -> int:
-    """事業承継: the data would now go to another controller, which no resident agreed to. Every active
-    consent ends (the firm is told as for any end), and each resident is told they must consent again."""
-    from notices.services import portal_notice_send  # notices builds on the portal's apps, not the reverse
-
+def consents_end_for_controller_change(
+    *, firm_id: int, new_legal_name: str, change_id: int | None = None
+) -> int:
+    """事業承継: the data would now go to another controller, which no resident agreed to. Every consent
+    given before the change ends (the firm is told as for any end), and each resident is told they must
+    consent again. Safe to run again: a consent already ended is told again only if its notice is missing
+    (the notice's key makes one), and a consent given after the change, to the new controller, is kept.
+    Returns how many consents this run ended."""
+    change = ControllerChange.objects.filter(pk=change_id, firm_id=firm_id).first() if change_id else None
+    consents = Consent.objects.filter(firm_id=firm_id).select_related("firm", "resident")
+    if change is None:
+        consents = consents.filter(state=ConsentState.ACTIVE)
+        previous_name = previous_name_en = None
+    else:
+        consents = consents.filter(
+            Q(state=ConsentState.ACTIVE)
+            | Q(state=ConsentState.CONTROLLER_CHANGED, ended_at__gte=change.recorded_at),
+            starts_at__lt=change.recorded_at,
+        )
+        previous_name = change.previous_legal_name
+        previous_name_en = change.previous_legal_name_en or change.previous_legal_name
     ended = 0
-    for consent in Consent.objects.filter(firm_id=firm_id, state=ConsentState.ACTIVE).select_related(
-        "firm", "resident"
-    ):
-        if not consent_end(consent, state=ConsentState.CONTROLLER_CHANGED):
-            continue
-        ended += 1
-        portal_notice_send(
-            resident=consent.resident,
-            key=f"consent-controller-change:{consent.public_id}",
-            category="procedure",
-            title_ja="情報の提供先の事業者が変わりました",
-            title_en="The firm receiving your information has changed",
-            body_ja=(
-                f"{consent.firm.legal_name}への情報提供の同意は、事業の承継により{new_legal_name}に"
-                "引き継がれるため終了しました。引き続き提供する場合は、新しい事業者のサービスから"
-                "改めて同意してください。「民間サービスとの連携」で確かめられます。"
-            ),
-            body_en=(
-                f"Your consent for {consent.firm.display_name('en')} has ended because its business "
-                f"passed to {new_legal_name}. To keep sharing, consent again from the new firm's "
-                "service. See Linked services."
-            ),
+    for consent in consents:
+        if consent.state == ConsentState.ACTIVE:
+            if not consent_end(consent, state=ConsentState.CONTROLLER_CHANGED):
+                continue  # ended meanwhile, another way: that end told the firm and the resident
+            ended += 1
+        _controller_change_notice(
+            consent,
+            previous_name=previous_name or consent.firm.legal_name,
+            previous_name_en=previous_name_en or consent.firm.display_name("en"),
+            new_legal_name=new_legal_name,
+        )
+    if change is not None:
+        ControllerChange.objects.filter(pk=change.pk, consents_ended_at__isnull=True).update(
+            consents_ended_at=timezone.now()
         )
     return ended
+
+
+def _controller_change_notice(
+    consent: Consent, *, previous_name: str, previous_name_en: str, new_legal_name: str
+) -> None:
+    from notices.services import portal_notice_send  # notices builds on the portal's apps, not the reverse
+
+    portal_notice_send(
+        resident=consent.resident,
+        key=f"consent-controller-change:{consent.public_id}",
+        category="procedure",
+        title_ja="情報の提供先の事業者が変わりました",
+        title_en="The firm receiving your information has changed",
+        body_ja=(
+            f"{previous_name}への情報提供の同意は、事業の承継により{new_legal_name}に"
+            "引き継がれるため終了しました。引き続き提供する場合は、新しい事業者のサービスから"
+            "改めて同意してください。「民間サービスとの連携」で確かめられます。"
+        ),
+        body_en=(
+            f"Your consent for {previous_name_en} has ended because its business "
+            f"passed to {new_legal_name}. To keep sharing, consent again from the new firm's "
+            "service. See Linked services."
+        ),
+    )
+
+
+def controller_changes_owed(*, cutoff: dt.datetime, now: dt.datetime) -> QuerySet[ControllerChange]:
+    """Changes of controller whose consents were not ended, recorded (or resent) before ``cutoff``: the
+    task was lost, and consents meant to end still let the firm read."""
+    return (
+        ControllerChange.objects.filter(consents_ended_at__isnull=True, recorded_at__lte=cutoff)
+        .filter(Q(resent_at__isnull=True) | Q(resent_at__lte=cutoff))
+        .order_by("recorded_at")
+    )
+
+
+def controller_change_send_again(change: ControllerChange, *, now: dt.datetime) -> str:
+    from portal.consents.tasks import end_for_controller_change  # the task module imports this one
+
+    ControllerChange.objects.filter(pk=change.pk).update(resent_at=now)
+    end_for_controller_change.delay(
+        firm_id=change.firm_id, new_legal_name=change.new_legal_name, change_id=change.pk
+    )
+    return SENT_AGAIN
+
+
+def consent_firm_tells_owed(*, cutoff: dt.datetime, now: dt.datetime) -> QuerySet[Consent]:
+    """Ended consents the firm was not told of, not failed for good, with no try since ``cutoff``."""
+    return (
+        Consent.objects.filter(
+            ended_at__lte=cutoff, firm_told_at__isnull=True, firm_tell_failed_at__isnull=True
+        )
+        .exclude(state=ConsentState.ACTIVE)
+        .filter(Q(firm_tell_tried_at__isnull=True) | Q(firm_tell_tried_at__lte=cutoff))
+        .order_by("ended_at")
+    )
+
+
+def consent_firm_tell_send_again(consent: Consent, *, now: dt.datetime) -> str:
+    from portal.consents.tasks import tell_firm_consent_ended  # the task module imports this one
+
+    Consent.objects.filter(pk=consent.pk).update(firm_tell_tried_at=now)
+    tell_firm_consent_ended.delay(consent_id=consent.pk)
+    return SENT_AGAIN
+
+
+def consent_firm_tell_gave_up(*, consent_id: int) -> None:
+    """The firm's callback stayed unreachable through about three hours of retries: kept on the consent
+    (firm_tell_failed_at) and left by the lost-task sweep. The firm's tokens fail at their next use anyway."""
+    Consent.objects.filter(pk=consent_id, firm_told_at__isnull=True).update(
+        firm_tell_failed_at=timezone.now()
+    )

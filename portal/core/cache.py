@@ -5,7 +5,9 @@ here, bench/README.md, consent API), and the portal makes several calls on every
 DPoP and assertion `jti`s). A client holds no connection of its own, only its pool's, so keeping it is safe
 across requests and threads, as redis-py documents.
 
-`counter_incr` gives the rate limits their fixed window in one round trip instead of three.
+`counter_incr` gives the rate limits their fixed window in one round trip instead of three. Connections
+time out after about a second and hold off from a Redis that just failed (portal.core.outages), so a hung
+Redis costs a page one timeout at most, not one per call.
 """
 
 from typing import Any
@@ -13,11 +15,16 @@ from typing import Any
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
+from portal.core.outages import HeldOffConnection
+
 
 class KeptClientRedisCacheClient(RedisCacheClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._clients: dict[int, Any] = {}
+        # A hung Redis must not hang a page: short timeouts (settings CACHES), and after a failure the
+        # connections refuse at once for a few seconds (portal.core.outages.HeldOffConnection).
+        self._pool_options.setdefault("connection_class", HeldOffConnection)
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
         index = self._get_connection_pool_index(write)

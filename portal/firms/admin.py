@@ -70,7 +70,7 @@ class ControllerChangeInline(ReadOnlyInline):
 
 class FirmEventInline(ReadOnlyInline):
     model = FirmEvent
-    fields = ("at", "kind", "staff", "reason", "mailed_at", "mail_failed_at", "mail_error")
+    fields = ("at", "kind", "staff", "reason", "mailed_at", "mail_tried_at", "mail_failed_at", "mail_error")
     readonly_fields = fields
 
 

@@ -139,6 +139,10 @@ class ControllerChange(models.Model):
     # Active consents when the change was recorded: each must be given again (portal.consents ends them on
     # the signal portal.firms.signals.controller_changed).
     consents_affected = models.PositiveIntegerField(default=0)
+    # When portal.consents ended those consents (its task end_for_controller_change), and when the
+    # lost-task sweep last sent that task again: until then the ending is owed (portal.core.lost_tasks).
+    consents_ended_at = models.DateTimeField(null=True, blank=True)
+    resent_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.previous_legal_name} → {self.new_legal_name}"
@@ -170,6 +174,9 @@ class FirmEvent(models.Model):
     mailed_at = models.DateTimeField(null=True, blank=True)
     mail_failed_at = models.DateTimeField(null=True, blank=True)
     mail_error = models.CharField(max_length=40, blank=True)
+    # The last try at mailing it, or the lost-task sweep's last resend: a mail neither sent nor failed
+    # with no try for a stall lost its task (portal.core.lost_tasks).
+    mail_tried_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "民間事業者の記録"

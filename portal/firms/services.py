@@ -11,11 +11,13 @@ import secrets
 from functools import partial
 
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from portal.consents.models import Consent, ConsentState
 from portal.core.crypto import lookup_hash
 from portal.core.errors import PortalError
+from portal.core.lost_tasks import SENT_AGAIN
 from portal.firms import signals
 from portal.firms.models import (
     ClientEnvironment,
@@ -382,19 +384,54 @@ def controller_change_record(
 
 
 def event_mail_send(*, event_id: int) -> str:
-    """One try to mail the event to the firm; MailRetryable propagates (the task retries it)."""
+    """One try to mail the event to the firm; MailRetryable propagates (the task retries it).
+
+    The event's row is locked while the mail goes out, so two copies of the task (a retry and the lost-task
+    sweep's resend) send one mail: the second finds it sent. A worker dying between the mail server's
+    answer and the commit may still send it twice (a mail cannot carry an idempotency key).
+    """
     from portal.firms import mail
 
-    event = FirmEvent.objects.select_related("firm").get(pk=event_id)
-    if event.mailed_at is not None:
-        return "already_sent"
-    try:
-        mail.event_mail_send(event)
-    except MailRefused as refused:
-        event_mail_gave_up(event_id=event.pk, error=refused.code)
-        return "refused"
-    FirmEvent.objects.filter(pk=event.pk).update(mailed_at=timezone.now(), mail_failed_at=None, mail_error="")
+    with transaction.atomic():
+        event = (
+            FirmEvent.objects.select_for_update(of=("self",))
+            .select_related("firm")
+            .filter(pk=event_id)
+            .first()
+        )
+        if event is None:
+            return "gone"
+        if event.mailed_at is not None:
+            return "already_sent"
+        FirmEvent.objects.filter(pk=event.pk).update(mail_tried_at=timezone.now())
+        try:
+            mail.event_mail_send(event)
+        except MailRefused as refused:
+            FirmEvent.objects.filter(pk=event.pk, mailed_at__isnull=True).update(
+                mail_failed_at=timezone.now(), mail_error=refused.code[:40]
+            )
+            return "refused"
+        FirmEvent.objects.filter(pk=event.pk).update(
+            mailed_at=timezone.now(), mail_failed_at=None, mail_error=""
+        )
     return "sent"
+
+
+def event_mails_owed(*, cutoff: dt.datetime, now: dt.datetime) -> QuerySet[FirmEvent]:
+    """Events neither mailed nor failed for good, with no try (nor resend) since ``cutoff``: lost."""
+    return (
+        FirmEvent.objects.filter(mailed_at__isnull=True, mail_failed_at__isnull=True, at__lte=cutoff)
+        .filter(Q(mail_tried_at__isnull=True) | Q(mail_tried_at__lte=cutoff))
+        .order_by("at")
+    )
+
+
+def event_mail_send_again(event: FirmEvent, *, now: dt.datetime) -> str:
+    from portal.firms.tasks import send_event_mail
+
+    FirmEvent.objects.filter(pk=event.pk).update(mail_tried_at=now)
+    send_event_mail.delay(event.pk)
+    return SENT_AGAIN
 
 
 def event_mail_gave_up(*, event_id: int, error: str) -> None:

@@ -26,9 +26,9 @@ class EventMailTask(Task):
     reject_on_worker_lost=True,
     autoretry_for=(MailRetryable,),
     retry_backoff=30,
-    retry_backoff_max=900,
+    retry_backoff_max=600,  # below the lost-task stall, so a retry waiting is never taken for lost
     retry_jitter=True,
-    max_retries=8,
+    max_retries=10,
     soft_time_limit=30,
     time_limit=45,
 )

@@ -145,6 +145,8 @@ class Quarantine(models.Model):
     report_id = models.CharField(max_length=64, blank=True)
     reported_at = models.DateTimeField(null=True, blank=True)
     report_attempts = models.PositiveIntegerField(default=0)
+    # When the report was last tried or sent again: the lost-task sweep waits a stall after it.
+    report_tried_at = models.DateTimeField(null=True, blank=True)
     # Why the last report attempt failed (an AgencyError code); empty once reported.
     report_error = models.CharField(max_length=20, blank=True)
     # When the release of the report to the agency was recorded in the resident's history.

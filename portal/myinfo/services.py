@@ -8,7 +8,6 @@ step is safe to run twice: a redelivered task finds its work done, or does it ag
 
 import json
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from celery import group
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from portal.agencies.breaker import breaker_allow, breaker_failure, breaker_success
@@ -24,6 +23,7 @@ from portal.agencies.client import AgencyError, AgencyUnavailable, agency_get, a
 from portal.agencies.codes import AgencyInfo, agency_code, agency_registry
 from portal.core.categories import MEDICAL
 from portal.core.crypto import lookup_hash
+from portal.core.lost_tasks import GIVEN_UP, SENT_AGAIN, lost_task_stall
 from portal.core.outages import BROKER_UNREACHABLE
 from portal.history.models import Channel
 from portal.history.services import Actor, release_record
@@ -50,8 +50,6 @@ logger = logging.getLogger(__name__)
 #: A request older than this whose fetch was lost is given up rather than sent again: the resident may
 #: have long gone, and a broker that keeps losing messages must not keep a category "fetching".
 FETCH_RESEND_LIMIT = timedelta(hours=1)
-#: The most entries one sweep sends again or gives up; the beat runs it every minute.
-FETCH_RECOVERY_BATCH = 1000
 #: Sent as the report's reason; the only kind of mis-link report the portal makes.
 MISLINK_REASON = "identity_mismatch"
 #: The categories of the medical insurer, which answers a proxy only under a registration it holds.
@@ -77,12 +75,8 @@ _SECURITY_RELEVANT = frozenset(
 
 
 def fetch_stall() -> timedelta:
-    """A fetch with no sign of life for this long was lost (``MYINFO_FETCH_STALL_SECONDS``, 15 minutes).
-
-    Longer than the broker's visibility timeout (10 minutes), after which a dead worker's task comes back
-    by itself: only a message the broker itself lost waits this long.
-    """
-    return timedelta(seconds=settings.MYINFO_FETCH_STALL_SECONDS)
+    """A fetch with no sign of life for this long was lost: the lost-task stall (portal.core.lost_tasks)."""
+    return lost_task_stall()
 
 
 def fetch_stalled(entry: CategoryEntry, *, now: datetime) -> bool:
@@ -426,7 +420,9 @@ def quarantine_report(*, quarantine: Quarantine) -> str:
         )
         quarantine.report_logged_at = timezone.now()
         quarantine.save(update_fields=["report_logged_at"])
-    Quarantine.objects.filter(pk=quarantine.pk).update(report_attempts=F("report_attempts") + 1)
+    Quarantine.objects.filter(pk=quarantine.pk).update(
+        report_attempts=F("report_attempts") + 1, report_tried_at=timezone.now()
+    )
     try:
         answer = agency_post(
             agency_id=agency.id,
@@ -467,59 +463,42 @@ def myinfo_fetch_gave_up(*, resident_id: int, category: str) -> None:
     ).update(state=EntryState.FAILED, last_error_code=FetchError.GAVE_UP, updated_at=timezone.now())
 
 
-@dataclass(frozen=True)
-class FetchRecovery:
-    sent_again: int
-    given_up: int
-
-
-def myinfo_fetches_recover(*, now: datetime) -> FetchRecovery:
-    """Sends again the fetches the broker lost, and gives up those asked for too long ago (beat, 1 min).
-
-    A fetch waiting for its task (queued, running, or a retry due) with no sign of life for
-    :func:`fetch_stall` was lost: a broker restarted without its data forgot it, or a publish never
-    arrived. A request younger than :data:`FETCH_RESEND_LIMIT` gets one new task with the same
-    ``requested_at``, so that should the old one turn up after all, whichever comes second finds the
-    request ended and does nothing; an older one is given up, and the page offers to try again.
-    """
-    from portal.myinfo.tasks import fetch_category  # the task module imports this one
-
-    cutoff = now - fetch_stall()
+def myinfo_fetches_owed(*, cutoff: datetime, now: datetime) -> QuerySet[CategoryEntry]:
+    """Fetches waiting for their task (queued, running, or a retry due) with no sign of life since
+    ``cutoff``: the message was lost (a broker restarted without its data, a publish that never arrived)."""
     quiet = (
         Q(requested_at__lte=cutoff)
         & (Q(resent_at__isnull=True) | Q(resent_at__lte=cutoff))
         & (Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lte=cutoff))
     )
-    sent_again = given_up = 0
-    # The tasks are sent inside the transaction: a worker's attempt waits on the row lock until the mark
-    # commits, and a broker that refuses rolls every mark back for the next sweep.
-    with transaction.atomic():
-        stalled = (
-            CategoryEntry.objects.select_for_update(skip_locked=True)
-            .filter(AWAITING_TASK, quiet)
-            .defer("payload")  # never decrypted here
-            .order_by("requested_at")[:FETCH_RECOVERY_BATCH]
-        )
-        for entry in stalled:
-            if entry.requested_at <= now - FETCH_RESEND_LIMIT:
-                entry.state = EntryState.FAILED
-                entry.last_error_code = FetchError.GAVE_UP
-                entry.save(update_fields=["state", "last_error_code", "updated_at"])
-                given_up += 1
-                continue
-            entry.resent_at = now
-            entry.save(update_fields=["resent_at", "updated_at"])
-            fetch_category.apply_async(
-                kwargs={
-                    "resident_id": entry.resident_id,
-                    "category": entry.category,
-                    "requested_at": entry.requested_at.isoformat(),
-                }
-            )
-            sent_again += 1
-    if sent_again or given_up:
-        logger.warning("lost myinfo fetches: %d sent again, %d given up", sent_again, given_up)
-    return FetchRecovery(sent_again=sent_again, given_up=given_up)
+    # The payload is never decrypted here.
+    return CategoryEntry.objects.filter(AWAITING_TASK, quiet).defer("payload").order_by("requested_at")
+
+
+def myinfo_fetch_send_again(entry: CategoryEntry, *, now: datetime) -> str:
+    """A lost fetch (locked by the sweep): sent again for the same request, or given up when too old.
+
+    A request younger than :data:`FETCH_RESEND_LIMIT` gets one new task with the same ``requested_at``,
+    so that should the old one turn up after all, whichever comes second finds the request ended and
+    does nothing; an older one is given up, and the page offers to try again.
+    """
+    from portal.myinfo.tasks import fetch_category  # the task module imports this one
+
+    if entry.requested_at is not None and entry.requested_at <= now - FETCH_RESEND_LIMIT:
+        entry.state = EntryState.FAILED
+        entry.last_error_code = FetchError.GAVE_UP
+        entry.save(update_fields=["state", "last_error_code", "updated_at"])
+        return GIVEN_UP
+    entry.resent_at = now
+    entry.save(update_fields=["resent_at", "updated_at"])
+    fetch_category.apply_async(
+        kwargs={
+            "resident_id": entry.resident_id,
+            "category": entry.category,
+            "requested_at": entry.requested_at.isoformat() if entry.requested_at else None,
+        }
+    )
+    return SENT_AGAIN
 
 
 def myinfo_purge_expired(*, now: datetime) -> int:

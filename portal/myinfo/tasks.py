@@ -55,13 +55,6 @@ def report_mislink(quarantine_id: int) -> str:
     return services.quarantine_report_send(quarantine_id=quarantine_id)
 
 
-@shared_task(name="myinfo.recover_stalled_fetches", soft_time_limit=50, time_limit=60)
-def recover_stalled_fetches() -> dict[str, int]:
-    """Fetches the broker lost, sent again or given up; on the beat every minute."""
-    recovery = services.myinfo_fetches_recover(now=timezone.now())
-    return {"sent_again": recovery.sent_again, "given_up": recovery.given_up}
-
-
 @shared_task(name="myinfo.purge_expired", soft_time_limit=100, time_limit=120)
 def purge_expired() -> int:
     return services.myinfo_purge_expired(now=timezone.now())

@@ -68,8 +68,22 @@ class ProvisionFetch(models.Model):
     resident = models.OneToOneField(Resident, on_delete=models.CASCADE, related_name="provision_fetch")
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
+    # A refresh asked for (by the history page) and not yet ended, and when the lost-task sweep last sent it
+    # again: the sweep sends a refresh whose task was lost (portal.core.lost_tasks).
+    requested_at = models.DateTimeField(null=True, blank=True)
+    resent_at = models.DateTimeField(null=True, blank=True)
     # Empty when the last attempt succeeded.
     last_error_code = models.CharField(max_length=20, choices=FetchError.choices, blank=True)
+
+    class Meta:
+        indexes: ClassVar = [
+            # The lost-task sweep reads, every minute, only the refreshes still owed.
+            models.Index(
+                fields=["requested_at"],
+                name="provision_fetch_requested",
+                condition=models.Q(requested_at__isnull=False),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.resident} ({self.last_error_code or 'ok'})"

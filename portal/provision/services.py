@@ -5,17 +5,24 @@ answer is stored only whole and only when it is valid and about that code; stori
 upsert by the network's record id, so a redelivered task or a second refresh adds nothing twice.
 """
 
+import logging
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from portal.agencies.client import AgencyError, AgencyUnavailable, agency_get
 from portal.agencies.codes import agency_code
+from portal.core.lost_tasks import GIVEN_UP, SENT_AGAIN
+from portal.core.outages import BROKER_UNREACHABLE
 from portal.identity.models import Resident, SecurityEvent
 from portal.provision.models import FetchError, ProvisionFetch, ProvisionRecord
 from portal.provision.payload import ProvisionEntry, ProvisionPayloadError, parse_provision_records
+
+logger = logging.getLogger(__name__)
 
 #: 情報提供ネットワークシステム in demo/agencies.json.
 PROVISION_AGENCY_ID = "info-network"
@@ -97,7 +104,11 @@ def _records_store(*, resident: Resident, entries: tuple[ProvisionEntry, ...], a
     fetch.last_attempt_at = attempted_at
     fetch.last_success_at = now
     fetch.last_error_code = ""
-    fetch.save(update_fields=["last_attempt_at", "last_success_at", "last_error_code"])
+    update = ["last_attempt_at", "last_success_at", "last_error_code"]
+    if fetch.requested_at is not None and fetch.requested_at <= attempted_at:
+        fetch.requested_at = None  # this fetch answered the request: nothing owed any more
+        update.append("requested_at")
+    fetch.save(update_fields=update)
     return len(new)
 
 
@@ -123,6 +134,14 @@ def _fetch_failed(*, resident: Resident, attempted_at: datetime, error: str) -> 
     ProvisionFetch.objects.update_or_create(
         resident=resident, defaults={"last_attempt_at": attempted_at, "last_error_code": error}
     )
+    if error != FetchError.UNAVAILABLE:
+        # A final refusal ends the request (a retry of an unavailable one is still owed).
+        provision_request_end(resident_id=resident.pk, upto=attempted_at)
+
+
+def provision_request_end(*, resident_id: int, upto: datetime) -> None:
+    """The requests made up to ``upto`` are answered (or refused for good): nothing is owed for them."""
+    ProvisionFetch.objects.filter(resident_id=resident_id, requested_at__lte=upto).update(requested_at=None)
 
 
 def provision_fetch_gave_up(*, resident_id: int) -> None:
@@ -137,16 +156,67 @@ def provision_fetch_gave_up(*, resident_id: int) -> None:
         fetch.last_error_code = FetchError.GAVE_UP
         fetch.last_attempt_at = fetch.last_attempt_at or timezone.now()
         fetch.save(update_fields=["last_error_code", "last_attempt_at"])
+    provision_request_end(resident_id=resident_id, upto=timezone.now())
 
 
 def provision_refresh_schedule(*, resident: Resident) -> None:
-    """Queues a refresh once the caller's transaction commits; a copy delivered late does nothing."""
+    """Queues a refresh once the caller's transaction commits; a copy delivered late does nothing.
+
+    The request is written first, so that a task the broker loses is sent again by the lost-task sweep.
+    """
+    requested_at = timezone.now()
+    ProvisionFetch.objects.update_or_create(
+        resident=resident, defaults={"requested_at": requested_at, "resent_at": None}
+    )
+    transaction.on_commit(
+        partial(_refresh_send, resident_id=resident.pk, requested_at=requested_at), robust=True
+    )
+
+
+def _refresh_send(*, resident_id: int, requested_at: datetime) -> None:
     from portal.provision.tasks import refresh_records  # the task module imports this one
 
-    requested_at = timezone.now().isoformat()
-    transaction.on_commit(
-        lambda: refresh_records.apply_async(kwargs={"resident_id": resident.pk, "requested_at": requested_at})
+    try:
+        refresh_records.apply_async(
+            kwargs={"resident_id": resident_id, "requested_at": requested_at.isoformat()}
+        )
+    except BROKER_UNREACHABLE as exc:
+        # The request stays written: the lost-task sweep sends it once the broker is back.
+        logger.warning("provision refresh for resident %s not queued: %r", resident_id, exc)
+
+
+#: A refresh asked for longer ago than this whose task was lost is given up, not sent again: the page
+#: asks afresh whenever the resident opens it.
+REFRESH_RESEND_LIMIT = timedelta(hours=1)
+
+
+def provision_refreshes_owed(*, cutoff: datetime, now: datetime) -> QuerySet[ProvisionFetch]:
+    """Refreshes asked for and not ended, with no sign of life (asked, tried, sent again) since ``cutoff``."""
+    return ProvisionFetch.objects.filter(
+        Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lte=cutoff),
+        Q(resent_at__isnull=True) | Q(resent_at__lte=cutoff),
+        requested_at__lte=cutoff,
+    ).order_by("requested_at")
+
+
+def provision_refresh_send_again(fetch: ProvisionFetch, *, now: datetime) -> str:
+    """A lost refresh (locked by the sweep): sent again for the same request, or given up when old."""
+    from portal.provision.tasks import refresh_records  # the task module imports this one
+
+    requested_at = fetch.requested_at
+    assert requested_at is not None  # provision_refreshes_owed reads only requested ones
+    if requested_at <= now - REFRESH_RESEND_LIMIT:
+        fetch.requested_at = None
+        fetch.last_error_code = FetchError.GAVE_UP
+        fetch.last_attempt_at = fetch.last_attempt_at or now
+        fetch.save(update_fields=["requested_at", "last_error_code", "last_attempt_at"])
+        return GIVEN_UP
+    fetch.resent_at = now
+    fetch.save(update_fields=["resent_at"])
+    refresh_records.apply_async(
+        kwargs={"resident_id": fetch.resident_id, "requested_at": requested_at.isoformat()}
     )
+    return SENT_AGAIN
 
 
 REFRESH_AFTER = timedelta(hours=1)

@@ -44,5 +44,6 @@ def refresh_records(resident_id: int, requested_at: str | None = None) -> int:
     if requested_at and selectors.provision_fetched_since(
         resident_id=resident_id, since=datetime.fromisoformat(requested_at)
     ):
+        services.provision_request_end(resident_id=resident_id, upto=datetime.fromisoformat(requested_at))
         return 0
     return services.provision_records_refresh(resident=resident)

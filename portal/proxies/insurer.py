@@ -4,9 +4,9 @@ The medical insurer answers a proxy's request for medical data only under a regi
 (docs/agency-api.md, "Registered proxies"). A grant with the medical scope gets one registration when it
 becomes active (an appointed proxy once the principal signed, a parent, a guardian once staff approved);
 when the grant ends, however it ends, the registration is withdrawn. Both messages go from Celery tasks
-after the commit, each with its own Idempotency-Key, retried while the insurer is unavailable; the beat's
-sweep sends again whatever a lost task left on its way. What a message tells the insurer is recorded in
-the access histories before it is first sent (SPEC 2.3).
+after the commit, each with its own Idempotency-Key, retried while the insurer is unavailable; the
+lost-task sweep (portal.core.lost_tasks) sends again whatever a lost task left on its way. What a message
+tells the insurer is recorded in the access histories before it is first sent (SPEC 2.3).
 
 Never send a My Number or an id another agency also gets: the insurer knows the principal and the proxy
 by its own codes for them, and the registration by an id made for it alone.
@@ -14,16 +14,17 @@ by its own codes for them, and the registration by an id made for it alone.
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from portal.agencies.client import AgencyError, AgencyUnavailable, agency_post
 from portal.agencies.codes import AgencyInfo, agency_code
+from portal.core.lost_tasks import SENT_AGAIN
 from portal.history.models import Channel
 from portal.history.services import Actor, release_record
 from portal.myinfo.services import MEDICAL_CATEGORIES, agency_for_category
@@ -38,10 +39,6 @@ from portal.proxies.scopes import MEDICAL_SCOPE
 
 logger = logging.getLogger(__name__)
 
-#: A registration or withdrawal with no attempt for this long lost its task (a broker that forgot it, a
-#: worker gone for good, retries run out while the insurer was down): the sweep sends it again.
-SEND_STALL = timedelta(minutes=10)
-SWEEP_BATCH = 500
 #: Why the authority ended, as the withdrawal tells the insurer.
 WITHDRAWAL_REASONS = {
     EndedBy.PRINCIPAL: "ended_by_principal",
@@ -286,44 +283,47 @@ def insurer_withdrawal_send(*, registration_id: int) -> str:
     )
 
 
-def insurer_registrations_resend(*, now: datetime) -> dict[str, int]:
-    """Beat: sends again what is still on its way with no attempt for :data:`SEND_STALL` (a lost task),
-    and a registration that failed only because the insurer was unavailable. A registration is sent only
-    while its grant may still act; a withdrawal the insurer refused waits for staff."""
-    cutoff = now - SEND_STALL
+def insurer_registrations_owed(*, cutoff: datetime, now: datetime) -> QuerySet[InsurerRegistration]:
+    """Registrations still on their way with no attempt (nor resend) since ``cutoff`` (a lost task), and
+    those that failed only because the insurer was unavailable; only while the grant may still act."""
     quiet = Q(last_attempt_at__lte=cutoff)
-    registering = list(
-        InsurerRegistration.objects.filter(
-            (Q(state=InsurerRegistrationState.REGISTERING) & (quiet | Q(last_attempt_at__isnull=True)))
-            | (Q(state=InsurerRegistrationState.FAILED, last_error="unavailable") & quiet),
-            created_at__lte=cutoff,
-            grant__state=GrantState.ACTIVE,
-            grant__ends_on__gte=timezone.localdate(),
-        ).values_list("pk", flat=True)[:SWEEP_BATCH]
-    )
-    InsurerRegistration.objects.filter(pk__in=registering, state=InsurerRegistrationState.FAILED).update(
-        state=InsurerRegistrationState.REGISTERING, last_error=""
-    )
-    withdrawing = list(
-        InsurerRegistration.objects.filter(
-            quiet | Q(last_attempt_at__isnull=True),
-            state=InsurerRegistrationState.WITHDRAWING,
-            withdrawal_asked_at__lte=cutoff,
-            last_error__in=_RESENDABLE_ERRORS,
-        ).values_list("pk", flat=True)[:SWEEP_BATCH]
-    )
-    # A task sent twice does no harm: each checks the state first and sends the same Idempotency-Key.
-    for registration_id in registering:
-        _queue("register", registration_id)
-    for registration_id in withdrawing:
-        _queue("withdraw", registration_id)
-    if registering or withdrawing:
-        logger.warning(
-            "insurer registrations sent again: %d registrations, %d withdrawals",
-            len(registering),
-            len(withdrawing),
-        )
-    return {"registrations": len(registering), "withdrawals": len(withdrawing)}
+    return InsurerRegistration.objects.filter(
+        (Q(state=InsurerRegistrationState.REGISTERING) & (quiet | Q(last_attempt_at__isnull=True)))
+        | (Q(state=InsurerRegistrationState.FAILED, last_error="unavailable") & quiet),
+        Q(resent_at__isnull=True) | Q(resent_at__lte=cutoff),
+        created_at__lte=cutoff,
+        grant__state=GrantState.ACTIVE,
+        grant__ends_on__gte=timezone.localdate(),
+    ).order_by("created_at")
+
+
+def insurer_registration_resend(registration: InsurerRegistration, *, now: datetime) -> str:
+    """Sends a lost (or unavailable) registration again; the task checks the state first and sends the
+    same Idempotency-Key, so a copy that turns up late does no harm."""
+    registration.state = InsurerRegistrationState.REGISTERING
+    registration.last_error = ""
+    registration.resent_at = now
+    registration.save(update_fields=["state", "last_error", "resent_at"])
+    _queue("register", registration.pk)
+    return SENT_AGAIN
+
+
+def insurer_withdrawals_owed(*, cutoff: datetime, now: datetime) -> QuerySet[InsurerRegistration]:
+    """Withdrawals asked for, not tried (nor resent) since ``cutoff``; one the insurer refused waits for
+    staff."""
+    return InsurerRegistration.objects.filter(
+        Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lte=cutoff),
+        Q(resent_at__isnull=True) | Q(resent_at__lte=cutoff),
+        state=InsurerRegistrationState.WITHDRAWING,
+        withdrawal_asked_at__lte=cutoff,
+        last_error__in=_RESENDABLE_ERRORS,
+    ).order_by("withdrawal_asked_at")
+
+
+def insurer_withdrawal_resend(registration: InsurerRegistration, *, now: datetime) -> str:
+    InsurerRegistration.objects.filter(pk=registration.pk).update(resent_at=now)
+    _queue("withdraw", registration.pk)
+    return SENT_AGAIN
 
 
 def insurer_registration_send_again(*, registration_id: int) -> str:

@@ -145,6 +145,8 @@ class InsurerRegistration(models.Model):
     withdrawal_logged_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When the lost-task sweep last sent it again: the next sweep waits a whole stall after it.
+    resent_at = models.DateTimeField(null=True, blank=True)
     # Why the last attempt failed: an AgencyError code, or the insurer's own error code.
     last_error = models.CharField(max_length=64, blank=True)
 

@@ -8,7 +8,6 @@ longer on its way is left alone, and the same Idempotency-Key is sent every time
 from typing import Any
 
 from celery import Task, shared_task
-from django.utils import timezone
 
 from portal.agencies.client import AGENCY_CALL_TASK_OPTIONS
 from portal.proxies import insurer, services
@@ -34,10 +33,5 @@ def register_with_insurer(registration_id: int) -> str:
 
 @shared_task(name="proxies.withdraw_from_insurer", **AGENCY_CALL_TASK_OPTIONS)
 def withdraw_from_insurer(registration_id: int) -> str:
-    # Retries that run out leave it "withdrawing": the beat's sweep sends it again.
+    # Retries that run out leave it "withdrawing": the lost-task sweep sends it again.
     return insurer.insurer_withdrawal_send(registration_id=registration_id)
-
-
-@shared_task(name="proxies.resend_insurer_registrations", soft_time_limit=50, time_limit=60)
-def resend_insurer_registrations() -> dict[str, int]:
-    return insurer.insurer_registrations_resend(now=timezone.now())

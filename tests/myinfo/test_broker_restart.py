@@ -193,7 +193,7 @@ def test_while_redis_restarts_empty_the_portal_says_so_and_the_sweep_sends_lost_
     environment, misaki, tmp_path
 ):
     # The sweep counts a fetch lost after this long without a sign of life (15 minutes in production).
-    stall = {"MYINFO_FETCH_STALL_SECONDS": "2"}
+    stall = {"LOST_TASK_STALL_SECONDS": "2"}
     with (
         running_redis(tmp_path / "redis", persistent=False) as broker,
         portal_on(broker, environment, misaki, tmp_path, **stall) as browser,
@@ -234,7 +234,7 @@ def test_while_redis_restarts_empty_the_portal_says_so_and_the_sweep_sends_lost_
         assert {c for c, e in entries(misaki).items() if e.state == EntryState.FETCHING} == queued
         assert all(entries(misaki)[c].attempts == 0 for c in queued)
 
-        beat_sends(broker, "myinfo.recover_stalled_fetches")
+        beat_sends(broker, "core.recover_lost_tasks")
         wait_until(
             lambda: not CategoryEntry.objects.filter(AWAITING_TASK, resident=misaki).exists(),
             timeout=TIMEOUT,

@@ -103,7 +103,7 @@ def test_a_lost_fetch_sent_again_by_the_sweep_shows_as_fetching(resident, settin
     )
     assert _cards(resident, now)["household"].state == CardState.FETCHING
     # The stall is a setting: lowered, the same fetch counts as lost again.
-    settings.MYINFO_FETCH_STALL_SECONDS = 30
+    settings.LOST_TASK_STALL_SECONDS = 30
     card = _cards(resident, now)["household"]
     assert (card.state, card.error_code) == (CardState.FAILED, FetchError.GAVE_UP)
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from portal.agencies.client import AgencyUnavailable
 from portal.agencies.codes import agency_code
+from portal.core.lost_tasks import lost_task_stall, lost_tasks_recover
 from portal.history.models import Channel, ReleaseAlert, ReleaseRecord
 from portal.history.presentation import describe
 from portal.proxies import guardians, insurer, services
@@ -34,6 +35,15 @@ from tests.myinfo.conftest import FakeAgencies
 from tests.proxies.conftest import grant_between, logged_in
 
 pytestmark = pytest.mark.django_db
+
+
+def insurer_resend(*, now: dt.datetime) -> dict[str, int]:
+    """The lost-task sweep of the insurer's two kinds: how many registrations and withdrawals it sent."""
+    kinds = {"registrations": "proxies.insurer_registration", "withdrawals": "proxies.insurer_withdrawal"}
+    report = lost_tasks_recover(now=now, kinds=kinds.values())
+    return {key: report[kind].get("sent_again", 0) for key, kind in kinds.items()}
+
+
 INSURER = "medical-insurance"
 State = InsurerRegistrationState
 
@@ -320,7 +330,7 @@ def test_a_refused_registration_fails_and_the_principal_and_proxy_see_it(
         assert f'id="insurer-registration-{grant.public_id}" data-state="failed"' in page, section
         assert "医療保険者への登録ができていないため" in page and "お問い合わせ窓口" in page
     # The sweep does not send a refusal again; staff may.
-    assert insurer.insurer_registrations_resend(now=timezone.now() + dt.timedelta(hours=1)) == {
+    assert insurer_resend(now=timezone.now() + dt.timedelta(hours=1)) == {
         "registrations": 0,
         "withdrawals": 0,
     }
@@ -349,9 +359,9 @@ def test_an_unavailable_insurer_is_retried_then_failed_then_sent_again_by_the_sw
     page = logged_in(kazuo).get("/proxies/").content.decode()
     assert "時間をおいて自動で再び登録します" in page
 
-    assert insurer.insurer_registrations_resend(now=timezone.now())["registrations"] == 0  # not yet
-    later = timezone.now() + insurer.SEND_STALL + dt.timedelta(seconds=1)
-    assert insurer.insurer_registrations_resend(now=later) == {"registrations": 1, "withdrawals": 0}
+    assert insurer_resend(now=timezone.now())["registrations"] == 0  # not yet
+    later = timezone.now() + lost_task_stall() + dt.timedelta(seconds=1)
+    assert insurer_resend(now=later) == {"registrations": 1, "withdrawals": 0}
     registration.refresh_from_db()
     assert registration.state == State.REGISTERING and queued["register"] == [registration.pk]
     fake_insurer.replies["proxy-registrations"] = FakeInsurer._registered
@@ -370,16 +380,16 @@ def test_a_lost_withdrawal_is_sent_again_by_the_sweep_and_a_refused_one_waits_fo
     insurer.insurer_registration_send(registration_id=registration.pk)
     with django_capture_on_commit_callbacks(execute=False):  # the task never reached the broker
         _end_by_principal(grant)
-    later = timezone.now() + insurer.SEND_STALL + dt.timedelta(seconds=1)
-    assert insurer.insurer_registrations_resend(now=later) == {"registrations": 0, "withdrawals": 1}
+    later = timezone.now() + lost_task_stall() + dt.timedelta(seconds=1)
+    assert insurer_resend(now=later) == {"registrations": 0, "withdrawals": 1}
     assert queued["withdraw"] == [registration.pk]
 
     fake_insurer.answer("withdrawal", {"error": "unknown_registration", "message": "…"}, status=404)
     assert insurer.insurer_withdrawal_send(registration_id=registration.pk) == State.WITHDRAWING
     registration.refresh_from_db()
     assert registration.last_error == "unknown_registration"
-    much_later = later + insurer.SEND_STALL * 2
-    assert insurer.insurer_registrations_resend(now=much_later)["withdrawals"] == 0
+    much_later = later + lost_task_stall() * 2
+    assert insurer_resend(now=much_later)["withdrawals"] == 0
     fake_insurer.replies["withdrawal"] = FakeInsurer._withdrawn
     with django_capture_on_commit_callbacks(execute=True):
         insurer.insurer_registration_send_again(registration_id=registration.pk)
@@ -420,8 +430,8 @@ def test_the_migration_opens_registrations_for_active_medical_grants_only(kazuo,
     assert registration.grant == medical and registration.state == State.REGISTERING
     assert not InsurerRegistration.objects.filter(grant__in=[other, ended]).exists()
     # The sweep sends it once it is older than a lost task would be.
-    later = timezone.now() + insurer.SEND_STALL + dt.timedelta(seconds=1)
-    assert insurer.insurer_registrations_resend(now=later)["registrations"] == 1
+    later = timezone.now() + lost_task_stall() + dt.timedelta(seconds=1)
+    assert insurer_resend(now=later)["registrations"] == 1
     assert queued["register"] == [registration.pk]
 
 
