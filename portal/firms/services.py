@@ -129,19 +129,27 @@ def _editable(firm_id: int) -> Firm:
     return firm
 
 
+def _registration_replace(firm_id: int, *, field_name: str, value: object, kind: str) -> Firm:
+    """The firm's own change to what its clients are registered with: the firm and each of its clients at
+    once, so that no client keeps the old value; nothing is written or told when it is unchanged."""
+    firm = _editable(firm_id)
+    if value != getattr(firm, field_name):
+        setattr(firm, field_name, value)
+        firm.save(update_fields=[field_name])
+        firm.clients.update(**{field_name: value})
+        _event(firm, kind)
+    return firm
+
+
 @transaction.atomic
 def firm_redirect_uris_update(*, firm_id: int, redirect_uris: str) -> Firm:
     """Replaces the redirect URIs of the firm and of each of its clients (raises FirmInputInvalid)."""
     problems = Problems()
     uris = redirect_uris_clean(problems, "redirect_uris", redirect_uris)
     problems.raise_if_any()
-    firm = _editable(firm_id)
-    if uris != firm.redirect_uris:
-        firm.redirect_uris = uris
-        firm.save(update_fields=["redirect_uris"])
-        firm.clients.update(redirect_uris=uris)
-        _event(firm, FirmEventKind.REDIRECT_URIS_CHANGED)
-    return firm
+    return _registration_replace(
+        firm_id, field_name="redirect_uris", value=uris, kind=FirmEventKind.REDIRECT_URIS_CHANGED
+    )
 
 
 @transaction.atomic
@@ -151,13 +159,7 @@ def firm_jwks_update(*, firm_id: int, jwks: str) -> Firm:
     problems = Problems()
     keys = jwks_clean(problems, "jwks", jwks)
     problems.raise_if_any()
-    firm = _editable(firm_id)
-    if keys != firm.jwks:
-        firm.jwks = keys
-        firm.save(update_fields=["jwks"])
-        firm.clients.update(jwks=keys)
-        _event(firm, FirmEventKind.JWKS_CHANGED)
-    return firm
+    return _registration_replace(firm_id, field_name="jwks", value=keys, kind=FirmEventKind.JWKS_CHANGED)
 
 
 # --- staff decisions ----------------------------------------------------------------------------------------
