@@ -323,7 +323,7 @@ def main() -> int:
     client, purpose, client_key = data.firm_registered(bench_var("consent"))
     residents = data.bench_residents(args.consents, bench=BENCH)
     consents = data.consents_active(residents, client, purpose)
-    income = data.income_payload()
+    income = data.income_payload(bench=BENCH)
     payload_bytes = data.income_cached(residents, income)
     data.credentials_cleared(client)
     signer = data.FirmSigner(issuer=settings.OIDC_ISSUER, client_key=client_key)
