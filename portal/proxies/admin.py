@@ -127,18 +127,8 @@ class GuardianApplicationAdmin(admin.ModelAdmin):
         "submitted_at",
         "decided_at",
     )
-    readonly_fields = (
-        "public_id",
-        "guardian",
-        "ward_name",
-        "ward_birth_date",
-        "registry_number",
-        "certificate_link",
-        "state",
-        "grant",
-        "submitted_at",
-        "decided_at",
-    )
+    # Staff edit only the ward's folder and their note; the rest is the guardian's or the decision's.
+    readonly_fields = tuple(name for name in fields if name not in ("ward", "decision_note"))
     actions = ("approve", "reject", "withdraw")
 
     def has_add_permission(self, request) -> bool:
