@@ -33,6 +33,7 @@ from bench.load import (
     PreparedPhases,
     fetch_blocking,
     interleaved_rounds,
+    load_options,
     per_round_ratios,
     raw_get,
     raw_post,
@@ -97,11 +98,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--residents", type=int, default=10_000, help="seed up to this many residents")
     parser.add_argument("--accounts", type=int, default=1_000, help="residents with a verified account")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (as in the Procfile)")
-    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
-    parser.add_argument("--connections", type=int, default=8, help="concurrent client connections")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=5.0, help="length of each measured phase")
+    load_options(parser)
     parser.add_argument("--assertions", type=int, default=2_000, help="least prepared per phase")
     args = parser.parse_args()
 
