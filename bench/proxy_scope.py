@@ -35,7 +35,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from bench.database import database_prepare, logged_in_session
-from bench.figures import median, p95, p99, report, verdict
+from bench.figures import latency_report, median, p95, report, verdict
 from bench.load import raw_get, sequential_rounds
 from bench.residents import demo_identity, demo_people, entries_cached, residents_ensure, simulator_data
 from bench.server import gunicorn_serving
@@ -309,10 +309,7 @@ def main() -> int:
         "alerting": "(c) a proxy read alerting its principal, as by default (informative)",
     }
     for name, note in described.items():
-        rounds = latencies[name]
-        report(BENCH, f"{name}_p50", median([median(v) for v in rounds]), "ms", note)
-        report(BENCH, f"{name}_p95", median([p95(v) for v in rounds]), "ms")
-        report(BENCH, f"{name}_p99", median([p99(v) for v in rounds]), "ms")
+        latency_report(BENCH, name, latencies[name], note)
     report(BENCH, "bare_p50", median([median(v) for v in bare]), "ms", f"{BARE}, the round trip's floor")
     verdict_note = f"limit ≤ {LIMIT:.2f}: {verdict(passed)}"
     report(BENCH, "ratio_p50", ratio, "×", f"(b)/(a), median of the rounds' ratios of p50s; {verdict_note}")
