@@ -21,7 +21,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bench.push_service import tls_make
-from portal.celery import app as celery_app
 from tests.factories import ResidentFactory
 
 
@@ -214,16 +213,7 @@ def smtp_server(settings) -> Iterator[Mailbox]:
     controller.stop()
 
 
-# --- Celery and residents ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def eager():
-    """Tasks run in this process when queued (retries too, at once), as the worker would run them."""
-    previous = celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates
-    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = True, False
-    yield
-    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = previous
+# --- residents --------------------------------------------------------------------------------------------
 
 
 @pytest.fixture
