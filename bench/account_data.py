@@ -7,20 +7,17 @@ and queues that belong to these benchmarks; never to other residents.
 
 import datetime as dt
 import random
-import sys
 
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from bench.residents import Identity, residents_ensure
 from notices.services import agency_codes_fill
 from portal.account import services
 from portal.account.models import AccountType, PublicFundAccount, ReviewState
 from portal.celery import QUEUE_FETCH
 from portal.celery import app as celery_app
-from portal.core.crypto import lookup_hash
 from portal.identity.management.commands.seed_demo import GIVEN, SURNAMES
-from portal.identity.models import Resident, User
-from portal.identity.mynumber import my_number_check_digit
+from portal.identity.models import Resident
 
 PREFIX = "bench-account-"
 # The banks.py data knows this bank and branch: みずほ 東京営業部.
@@ -31,21 +28,16 @@ LOOKUP_NUMBERS, REGISTER_NUMBERS = 2_000_000, 3_000_000
 TOWN = "ベンチ県口座市"
 
 
-def _resident(user: User, rng: random.Random) -> Resident:
-    first_eleven = f"{rng.randrange(10**10, 10**11):011d}"
-    number = first_eleven + str(my_number_check_digit(first_eleven))
+def _identity(_username: str, rng: random.Random) -> Identity:
     surname, surname_kana = rng.choice(SURNAMES)
     given, given_kana, sex = rng.choice(GIVEN)
-    return Resident(
-        user=user,
-        name=f"{surname} {given}",
-        name_kana=f"{surname_kana} {given_kana}",
-        birth_date=dt.date(rng.randint(1950, 2000), rng.randint(1, 12), rng.randint(1, 28)),
-        sex=sex,
-        address=f"{TOWN}一丁目{rng.randint(1, 30)}番地",
-        my_number=number,
-        my_number_hash=lookup_hash(number, purpose="my-number"),
-    )
+    return {
+        "name": f"{surname} {given}",
+        "name_kana": f"{surname_kana} {given_kana}",
+        "birth_date": dt.date(rng.randint(1950, 2000), rng.randint(1, 12), rng.randint(1, 28)),
+        "sex": sex,
+        "address": f"{TOWN}一丁目{rng.randint(1, 30)}番地",
+    }
 
 
 def account_residents(kind: str, count: int, *, bench: str) -> list[Resident]:
@@ -53,29 +45,9 @@ def account_residents(kind: str, count: int, *, bench: str) -> list[Resident]:
 
     Their kana names are seed_demo's (サトウ ショウタ, …), so the holder-name check has real work to do.
     """
-    usernames = [f"{PREFIX}{kind}-{index:05d}" for index in range(count)]
-    have = set(Resident.objects.filter(user__username__in=usernames).values_list("user__username", flat=True))
-    missing = [name for name in usernames if name not in have]
-    if missing:
-        print(f"{bench}: creating {len(missing)} residents…", file=sys.stderr, flush=True)
-    for attempt in range(5):
-        if not missing:
-            break
-        try:
-            with transaction.atomic():
-                users = list(User.objects.filter(username__in=missing))
-                known = {user.username for user in users}
-                users += User.objects.bulk_create(
-                    [User(username=name, password="!") for name in missing if name not in known]
-                )
-                rng = random.Random()
-                Resident.objects.bulk_create([_resident(user, rng) for user in users], batch_size=1000)
-            break
-        except IntegrityError:  # a My Number drawn twice (the bench database holds up to 1,000,000)
-            if attempt == 4:
-                raise
-    residents = Resident.objects.filter(user__username__in=usernames).select_related("user")
-    return sorted(residents, key=lambda resident: resident.user.username)
+    usernames = (f"{PREFIX}{kind}-{index:05d}" for index in range(count))
+    residents = residents_ensure(usernames, _identity, bench=bench)
+    return sorted(residents.values(), key=lambda resident: resident.user.username)
 
 
 def account_details(resident: Resident, number: int) -> services.AccountDetails:

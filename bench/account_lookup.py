@@ -9,7 +9,6 @@ pass or fail. The benchmark fails only if a look-up is refused or the history mi
 
 import argparse
 import json
-import math
 import sys
 import time
 
@@ -30,7 +29,15 @@ from bench.account_data import (
 )
 from bench.database import database_prepare
 from bench.figures import median, report
-from bench.load import fetch_blocking, interleaved_rounds, per_round_ratios, raw_get, raw_post
+from bench.load import (
+    PreparedPhases,
+    fetch_blocking,
+    interleaved_rounds,
+    load_options,
+    per_round_ratios,
+    raw_get,
+    raw_post,
+)
 from bench.notices_data import agency_client_registered, assertion, bench_var
 from bench.server import gunicorn_serving
 from portal.agencies.codes import agency_code
@@ -46,41 +53,19 @@ PURPOSE = "児童手当の支給（令和8年2月期）"
 CATEGORY = "public_fund_account"
 
 
-class Supply:
-    """One phase's prepared requests, shared by its client loops; each is sent once."""
-
-    def __init__(self, requests: list[bytes]) -> None:
-        self._requests = iter(requests)
-        self.used = 0
-        self.first = self.last = 0.0
-
-    def __iter__(self) -> "Supply":
-        return self
-
-    def __next__(self) -> bytes:
-        request = next(self._requests)
-        now = time.monotonic()
-        self.first = self.first or now
-        self.last = now
-        self.used += 1
-        return request
-
-
-class Lookups:
+class Lookups(PreparedPhases):
     """Look-up requests made just before each phase, untimed, each with a client assertion of its own (a
-    fresh jti: the API refuses a replay), the residents taken in turn. Counts what was sent."""
+    fresh jti: the API refuses a replay), the residents taken in turn. Counts what was sent and signed."""
 
     def __init__(self, key: ECKey, bodies: list[bytes], *, connections: int, initial: int) -> None:
+        super().__init__(
+            lambda count: [self.request() for _ in range(count)], connections=connections, initial=initial
+        )
         self.key = key
         self.bodies = bodies
-        self.connections = connections
-        self.size = initial
-        self.seconds = 1.0  # the coming phases' length, to size their supply
-        self.sent = 0
         self.signing_seconds = 0.0
         self.signed = 0
         self._resident = 0
-        self._supply: Supply | None = None
 
     def request(self) -> bytes:
         body = self.bodies[self._resident % len(self.bodies)]
@@ -91,21 +76,6 @@ class Lookups:
         self.signed += 1
         headers = {"Authorization": f"Bearer {token}"}
         return raw_post(API, body, content_type="application/json", headers=headers)
-
-    def settle(self) -> None:
-        """Counts the last phase's requests (every one drawn was answered 200, or the phase stopped)."""
-        if self._supply is None:
-            return
-        supply, self._supply = self._supply, None
-        self.sent += supply.used
-        if supply.last > supply.first:
-            rate = supply.used / (supply.last - supply.first)
-            self.size = max(self.size, math.ceil(3 * rate * self.seconds))
-
-    def __call__(self) -> list[Supply]:
-        self.settle()
-        self._supply = Supply([self.request() for _ in range(self.size)])
-        return [self._supply] * self.connections
 
 
 def require_lookup_recorded(port: int, lookups: Lookups, resident: Resident, number: str) -> None:
@@ -128,11 +98,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--residents", type=int, default=10_000, help="seed up to this many residents")
     parser.add_argument("--accounts", type=int, default=1_000, help="residents with a verified account")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (as in the Procfile)")
-    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
-    parser.add_argument("--connections", type=int, default=8, help="concurrent client connections")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=5.0, help="length of each measured phase")
+    load_options(parser)
     parser.add_argument("--assertions", type=int, default=2_000, help="least prepared per phase")
     args = parser.parse_args()
 

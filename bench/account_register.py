@@ -27,7 +27,7 @@ from django.utils.crypto import get_random_string
 from bench.account_data import REGISTER_NUMBERS, account_residents, fetch_queue_length
 from bench.agencies import fetch_queue_purge
 from bench.database import database_prepare, logged_in_session
-from bench.figures import median, p95, p99, report, verdict
+from bench.figures import latency_report, median, p95, report
 from bench.load import fetch_blocking, raw_get, raw_post
 from bench.server import gunicorn_serving
 from portal.account.models import AccountApplication, AccountEvent, ApplicationState
@@ -174,13 +174,7 @@ def main() -> int:
         "confirm": f"POST {REGISTER}?stepup=: the signed application stored, the bank check queued (302)",
     }
     for name, note in described.items():
-        rounds = latencies[name]
-        value = median([p95(values) for values in rounds])
-        passed_here = value < LIMIT_MS
-        passed = passed and passed_here
-        report(BENCH, f"{name}_p50", median([median(values) for values in rounds]), "ms", note)
-        report(BENCH, f"{name}_p95", value, "ms", f"limit < {LIMIT_MS:g} ms: {verdict(passed_here)}")
-        report(BENCH, f"{name}_p99", median([p99(values) for values in rounds]), "ms")
+        passed = latency_report(BENCH, name, latencies[name], note, limit_ms=LIMIT_MS) and passed
     report(
         BENCH,
         "both_p95",

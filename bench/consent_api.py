@@ -35,7 +35,15 @@ from joserfc.jwk import KeySet
 from bench import consent_data as data
 from bench.database import database_prepare
 from bench.figures import median, report, verdict
-from bench.load import PreparedPhases, fetch_blocking, interleaved_rounds, per_round_ratios, raw_get, raw_post
+from bench.load import (
+    PreparedPhases,
+    fetch_blocking,
+    interleaved_rounds,
+    load_options,
+    per_round_ratios,
+    raw_get,
+    raw_post,
+)
 from bench.notices_data import bench_var
 from bench.server import free_port, gunicorn_serving
 from portal.consents.models import AuthorizationCode, Consent, IssuedToken
@@ -303,11 +311,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--residents", type=int, default=10_000, help="seed up to this many residents")
     parser.add_argument("--consents", type=int, default=500, help="residents who consented to the firm")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (as in the Procfile)")
-    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
-    parser.add_argument("--connections", type=int, default=8, help="concurrent client connections")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=5.0, help="length of each measured phase")
+    load_options(parser)
     parser.add_argument("--prepared", type=int, default=1_500, help="least requests prepared per phase")
     parser.add_argument("--profile", type=int, default=200, help="requests of each timed in process")
     args = parser.parse_args()
@@ -323,7 +327,7 @@ def main() -> int:
     client, purpose, client_key = data.firm_registered(bench_var("consent"))
     residents = data.bench_residents(args.consents, bench=BENCH)
     consents = data.consents_active(residents, client, purpose)
-    income = data.income_payload()
+    income = data.income_payload(bench=BENCH)
     payload_bytes = data.income_cached(residents, income)
     data.credentials_cleared(client)
     signer = data.FirmSigner(issuer=settings.OIDC_ISSUER, client_key=client_key)

@@ -9,33 +9,23 @@ endpoint leave them: the card's signature is `login_verification`'s concern, not
 import base64
 import datetime as dt
 import hashlib
-import json
-import random
 import secrets
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
+from bench.residents import demo_identity, demo_people, entries_cached, residents_ensure, simulator_data
 from portal.consents.models import AuthorizationCode, Consent, ConsentState, IssuedToken
 from portal.consents.services import credential_hash
-from portal.core.crypto import lookup_hash
 from portal.firms.models import AccessKind, ClientEnvironment, Firm, FirmClient, FirmPurpose, FirmState
-from portal.identity.models import Resident, User
-from portal.identity.mynumber import my_number_check_digit
-from portal.myinfo.models import CategoryEntry, EntryState
-from portal.myinfo.payload import data_validate
-from portal.myinfo.services import agency_for_category
-from simulators.agency.categories import GENERATORS, AgencyWorld
-from simulators.agency.config import Settings as SimulatorSettings
-from simulators.agency.seed import JST, _as_seen_by, load_people
+from portal.identity.models import Resident
 
 PREFIX = "bench-consent-"
 TOWN = "ベンチ県同意市"
@@ -161,50 +151,16 @@ def firm_registered(directory: Path) -> tuple[FirmClient, FirmPurpose, ECKey]:
 
 
 def bench_residents(count: int, *, bench: str) -> list[Resident]:
-    """`count` residents of this benchmark's own (bench-consent-00000, …), made once, in bulk."""
-    usernames = [f"{PREFIX}{index:05d}" for index in range(count)]
-    for attempt in range(5):
-        have = set(
-            Resident.objects.filter(user__username__in=usernames).values_list("user__username", flat=True)
-        )
-        missing = [name for name in usernames if name not in have]
-        if not missing:
-            break
-        print(f"{bench}: creating {len(missing)} residents…", file=sys.stderr, flush=True)
-        rng = random.Random()
-        person = next(p for p in load_people(SimulatorSettings()) if p["id"] == PERSON)
-        try:
-            with transaction.atomic():
-                users = list(User.objects.filter(username__in=missing))
-                known = {user.username for user in users}
-                users += User.objects.bulk_create(
-                    [User(username=name, password="!") for name in missing if name not in known]
-                )
-                Resident.objects.bulk_create(
-                    [_resident(user, person, rng) for user in users], batch_size=1000
-                )
-        except IntegrityError:  # a My Number drawn twice (the bench database holds up to 1,000,000)
-            if attempt == 4:
-                raise
-    residents = Resident.objects.filter(user__username__in=usernames).select_related("user")
-    return sorted(residents, key=lambda resident: resident.user.username)
-
-
-def _resident(user: User, person: dict, rng: random.Random) -> Resident:
-    """The demo person's name and birth date, with a My Number of its own (the issue-4 benchmarks' demo
-    residents hold the real ones) in a town no other benchmark's notices are addressed to."""
-    first_eleven = f"{rng.randrange(10**10, 10**11):011d}"
-    number = first_eleven + str(my_number_check_digit(first_eleven))
-    return Resident(
-        user=user,
-        name=person["name"],
-        name_kana=person["name_kana"],
-        birth_date=dt.date.fromisoformat(person["birth_date"]),
-        sex=person["sex"],
-        address=f"{TOWN}一丁目{rng.randint(1, 30)}番地",
-        my_number=number,
-        my_number_hash=lookup_hash(number, purpose="my-number"),
+    """`count` residents of this benchmark's own (bench-consent-00000, …), made once, in bulk: the demo's
+    ordinary resident's name and birth date, with a My Number of their own (the issue-4 benchmarks' demo
+    residents hold the real ones), in a town no other benchmark's notices are addressed to."""
+    person = demo_people()[PERSON]
+    residents = residents_ensure(
+        (f"{PREFIX}{index:05d}" for index in range(count)),
+        lambda _username, rng: demo_identity(person, address=f"{TOWN}一丁目{rng.randint(1, 30)}番地"),
+        bench=bench,
     )
+    return sorted(residents.values(), key=lambda resident: resident.user.username)
 
 
 def consents_active(residents: list[Resident], client: FirmClient, purpose: FirmPurpose) -> list[Consent]:
@@ -252,44 +208,14 @@ def consents_active(residents: list[Resident], client: FirmClient, purpose: Firm
     return [usable[resident.pk] for resident in residents]
 
 
-def income_payload() -> dict:
-    """The income the agency simulator generates for the demo's ordinary resident today, checked against
-    the portal's contract, as the fetch worker would have stored it."""
-    simulator = SimulatorSettings()
-    agency = agency_for_category(CATEGORY).id
-    residents = tuple(_as_seen_by(person, agency) for person in load_people(simulator))
-    world = AgencyWorld(
-        agency_id=agency, residents=residents, seed=simulator.seed, today=dt.datetime.now(JST).date()
-    )
-    data = GENERATORS[CATEGORY](next(r for r in residents if r.demo_id == PERSON), world)
-    if not data_validate(category=CATEGORY, data=data):
-        sys.exit(f"no contract for {CATEGORY} to check the payload against")
-    return data
+def income_payload(*, bench: str) -> dict:
+    """The income the agency simulator generates for the demo's ordinary resident today."""
+    return simulator_data(CATEGORY, PERSON, bench=bench)
 
 
 def income_cached(residents: list[Resident], data: dict) -> int:
-    """Each resident's entry, done and fresh for this run (the field encrypts on save); the JSON's bytes."""
-    now = timezone.now()
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    for resident in residents:
-        CategoryEntry.objects.update_or_create(
-            resident=resident,
-            category=CATEGORY,
-            defaults={
-                "agency_id": agency_for_category(CATEGORY).id,
-                "state": EntryState.DONE,
-                "payload": payload,
-                "as_of": now,
-                "fetched_at": now,
-                "expires_at": now + dt.timedelta(seconds=settings.MYINFO_CACHE_SECONDS),
-                "requested_at": now,
-                "last_attempt_at": now,
-                "last_error_code": "",
-                "attempts": 1,
-                "consecutive_failures": 0,
-            },
-        )
-    return len(payload.encode())
+    """Each resident's income entry, done and fresh for this run; the JSON's bytes."""
+    return entries_cached(residents, CATEGORY, data)
 
 
 def credentials_cleared(client: FirmClient) -> None:

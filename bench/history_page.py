@@ -23,7 +23,7 @@ from django.db import connections
 from django.test import Client
 
 from bench.database import database_prepare, logged_in_session
-from bench.figures import median, p95, p99, report, verdict
+from bench.figures import latency_report, median, report
 from bench.history_data import (
     STALE,
     bench_resident,
@@ -128,13 +128,7 @@ def main() -> int:
 
     passed = True
     for name, path in pages.items():
-        rounds = latencies[name]
-        page_p95 = median([p95(values) for values in rounds])
-        passed_here = page_p95 < LIMIT_MS
-        passed = passed and passed_here
-        report(BENCH, f"{name}_p50", median([median(values) for values in rounds]), "ms", path)
-        report(BENCH, f"{name}_p95", page_p95, "ms", f"limit < {LIMIT_MS:g} ms: {verdict(passed_here)}")
-        report(BENCH, f"{name}_p99", median([p99(values) for values in rounds]), "ms")
+        passed = latency_report(BENCH, name, latencies[name], path, limit_ms=LIMIT_MS) and passed
     cpu_ms = view_cpu_ms(session, pages["page"], args.requests)
     report(BENCH, "page_cpu_p50", median(cpu_ms), "ms", "Django's CPU per view, in process (informative)")
     setup = (

@@ -3,6 +3,7 @@
 The client spends as little CPU per request as it can, since it shares the machine with the server.
 """
 
+import argparse
 import asyncio
 import math
 import socket
@@ -136,6 +137,15 @@ class PreparedPhases:
         self.settle()
         self._supply = Supply(self.prepare(self.size))
         return [self._supply] * self.connections
+
+
+def load_options(parser: argparse.ArgumentParser) -> None:
+    """The options of every benchmark that loads gunicorn in interleaved rounds, with the same defaults."""
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (as in the Procfile)")
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
+    parser.add_argument("--connections", type=int, default=8, help="concurrent client connections")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each measured phase")
 
 
 def interleaved_rounds(

@@ -32,7 +32,7 @@ from bench.agencies import (
     wait_until,
 )
 from bench.database import database_prepare, logged_in_session
-from bench.figures import median, p95, p99, report, verdict
+from bench.figures import latency_report, report
 from bench.load import raw_get, sequential_rounds
 from bench.server import gunicorn_serving
 from portal.identity.models import Resident
@@ -97,17 +97,9 @@ def main() -> int:
         f"(median of {args.rounds} rounds × {args.requests} requests per page, one at a time; "
         f"gunicorn workers={args.workers}; all {len(MYINFO_CATEGORIES)} categories cached)"
     )
-    overview = latencies["overview"]
-    overview_p95 = median([p95(values) for values in overview])
-    passed = overview_p95 < LIMIT_MS
-    report(BENCH, "overview_p50", median([median(values) for values in overview]), "ms", f"/myinfo/ {setup}")
-    report(BENCH, "overview_p95", overview_p95, "ms", f"limit < {LIMIT_MS:g} ms: {verdict(passed)}")
-    report(BENCH, "overview_p99", median([p99(values) for values in overview]), "ms")
-    detail = latencies["detail"]
+    passed = latency_report(BENCH, "overview", latencies["overview"], f"/myinfo/ {setup}", limit_ms=LIMIT_MS)
     note = f"{pages['detail']} (informative; records a release)"
-    report(BENCH, "detail_p50", median([median(values) for values in detail]), "ms", note)
-    report(BENCH, "detail_p95", median([p95(values) for values in detail]), "ms")
-    report(BENCH, "detail_p99", median([p99(values) for values in detail]), "ms")
+    latency_report(BENCH, "detail", latencies["detail"], note)
     report(BENCH, "worker_rss", rss_kib / 1024, "MiB", "(fetch worker, cache filled; with children)")
     report(BENCH, "worker_rss_peak", peak_kib / 1024, "MiB", "(VmHWM)")
     return 0 if passed else 1

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import connections
 
 from bench.database import database_prepare, logged_in_session
-from bench.figures import median, p95, p99, report, verdict
+from bench.figures import latency_report, report
 from bench.load import raw_get, sequential_rounds
 from bench.notices_data import (
     agency_client_registered,
@@ -91,13 +91,7 @@ def main() -> int:
 
     passed = True
     for name, path in pages.items():
-        rounds = latencies[name]
-        page_p95 = median([p95(values) for values in rounds])
-        passed_here = page_p95 < LIMIT_MS
-        passed = passed and passed_here
-        report(BENCH, f"{name}_p50", median([median(values) for values in rounds]), "ms", path)
-        report(BENCH, f"{name}_p95", page_p95, "ms", f"limit < {LIMIT_MS:g} ms: {verdict(passed_here)}")
-        report(BENCH, f"{name}_p99", median([p99(values) for values in rounds]), "ms")
+        passed = latency_report(BENCH, name, latencies[name], path, limit_ms=LIMIT_MS) and passed
     setup = (
         f"(median of {args.rounds} rounds × {args.requests} requests per page, one at a time; "
         f"gunicorn workers={args.workers})"

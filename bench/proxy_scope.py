@@ -14,7 +14,6 @@ queued), is timed beside them for information. Writes only to this benchmark's o
 import argparse
 import datetime as dt
 import json
-import random
 import re
 import sys
 import time
@@ -29,33 +28,27 @@ from bench.environment import bench_environment
 bench_environment()
 
 from django.conf import settings
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import connection, connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.html import escape
 
 from bench.database import database_prepare, logged_in_session
-from bench.figures import median, p95, p99, report, verdict
+from bench.figures import latency_report, median, p95, report, verdict
 from bench.load import raw_get, sequential_rounds
+from bench.residents import demo_identity, demo_people, entries_cached, residents_ensure, simulator_data
 from bench.server import gunicorn_serving
 from portal.celery import QUEUE_DEFAULT
 from portal.celery import app as celery_app
 from portal.core.crypto import lookup_hash
 from portal.history.models import ActorType, AlertPreference, ReleaseAlert, ReleaseRecord
-from portal.identity.models import Resident, User
-from portal.identity.mynumber import my_number_check_digit
+from portal.identity.models import Resident
 from portal.identity.services import StepUpProof
-from portal.myinfo.models import CategoryEntry, EntryState
-from portal.myinfo.payload import data_validate
-from portal.myinfo.services import agency_for_category
 from portal.proxies import services
 from portal.proxies.access import SESSION_ACTING
 from portal.proxies.models import GrantState, ProxyGrant
 from portal.proxies.scopes import MEDICAL_CATEGORIES, MEDICAL_SCOPE, scope_for_category
-from simulators.agency.categories import GENERATORS, AgencyWorld
-from simulators.agency.config import Settings as SimulatorSettings
-from simulators.agency.seed import JST, _as_seen_by, load_people
 
 BENCH = "proxy_scope"
 LIMIT = 1.10
@@ -84,61 +77,18 @@ def bench_residents() -> dict[str, Resident]:
     issue-4 benchmarks hold the real ones. All live in a town of their own, which no other benchmark's
     notices are addressed to.
     """
-    people = {person["id"]: person for person in load_people(SimulatorSettings())}
+    people = demo_people()
     wanted = {PRINCIPAL: people[PERSON], ALERTED: people[PERSON], PROXY: people[PROXY_PERSON]}
-    for attempt in range(5):
-        have = set(
-            Resident.objects.filter(user__username__in=wanted).values_list("user__username", flat=True)
-        )
-        missing = [name for name in wanted if name not in have]
-        if not missing:
-            break
-        print(f"{BENCH}: creating {len(missing)} residents…", file=sys.stderr, flush=True)
-        rng = random.Random()
-        try:
-            with transaction.atomic():
-                users = list(User.objects.filter(username__in=missing))
-                known = {user.username for user in users}
-                users += User.objects.bulk_create(
-                    [User(username=name, password="!") for name in missing if name not in known]
-                )
-                Resident.objects.bulk_create([_resident(user, wanted[user.username], rng) for user in users])
-        except IntegrityError:  # a My Number drawn twice (the bench database holds up to 1,000,000)
-            if attempt == 4:
-                raise
-    return {
-        resident.user.username: resident
-        for resident in Resident.objects.filter(user__username__in=wanted).select_related("user")
-    }
-
-
-def _resident(user: User, person: dict, rng: random.Random) -> Resident:
-    first_eleven = f"{rng.randrange(10**10, 10**11):011d}"
-    number = first_eleven + str(my_number_check_digit(first_eleven))
-    return Resident(
-        user=user,
-        name=person["name"],
-        name_kana=person["name_kana"],
-        birth_date=dt.date.fromisoformat(person["birth_date"]),
-        sex=person["sex"],
-        address=f"{TOWN}一丁目1番地",
-        my_number=number,
-        my_number_hash=lookup_hash(number, purpose="my-number"),
+    address = f"{TOWN}一丁目1番地"
+    return residents_ensure(
+        wanted, lambda username, _rng: demo_identity(wanted[username], address=address), bench=BENCH
     )
 
 
 def category_payload(category: str) -> dict:
-    """The category's `data` the agency simulator generates for the demo father today, checked against the
-    portal's contract, as the fetch worker would have stored it."""
-    simulator = SimulatorSettings()
-    agency = agency_for_category(category).id
-    residents = tuple(_as_seen_by(person, agency) for person in load_people(simulator))
-    world = AgencyWorld(
-        agency_id=agency, residents=residents, seed=simulator.seed, today=dt.datetime.now(JST).date()
-    )
-    data = GENERATORS[category](next(r for r in residents if r.demo_id == PERSON), world)
-    if not data_validate(category=category, data=data):
-        sys.exit(f"{BENCH}: no contract for {category} to check the payload against")
+    """The category's `data` the agency simulator generates for the demo father today, with records to
+    show."""
+    data = simulator_data(category, PERSON, bench=BENCH)
     if not distinctive_text(data):
         sys.exit(f"{BENCH}: the simulator gave {PERSON} no {category} records; the page would be empty")
     return data
@@ -150,31 +100,6 @@ def distinctive_text(data: object) -> str:
         return data if not data.isascii() else ""
     values = data.values() if isinstance(data, dict) else data if isinstance(data, list) else []
     return next((text for value in values if (text := distinctive_text(value))), "")
-
-
-def entries_cached(principals: list[Resident], category: str, data: dict) -> int:
-    """Each principal's entry, done and fresh for this run (the field encrypts on save); the JSON's bytes."""
-    now = timezone.now()
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    for principal in principals:
-        CategoryEntry.objects.update_or_create(
-            resident=principal,
-            category=category,
-            defaults={
-                "agency_id": agency_for_category(category).id,
-                "state": EntryState.DONE,
-                "payload": payload,
-                "as_of": now,
-                "fetched_at": now,
-                "expires_at": now + dt.timedelta(seconds=settings.MYINFO_CACHE_SECONDS),
-                "requested_at": now,
-                "last_attempt_at": now,
-                "last_error_code": "",
-                "attempts": 1,
-                "consecutive_failures": 0,
-            },
-        )
-    return len(payload.encode())
 
 
 def grant_active(principal: Resident, proxy: Resident) -> ProxyGrant:
@@ -384,10 +309,7 @@ def main() -> int:
         "alerting": "(c) a proxy read alerting its principal, as by default (informative)",
     }
     for name, note in described.items():
-        rounds = latencies[name]
-        report(BENCH, f"{name}_p50", median([median(v) for v in rounds]), "ms", note)
-        report(BENCH, f"{name}_p95", median([p95(v) for v in rounds]), "ms")
-        report(BENCH, f"{name}_p99", median([p99(v) for v in rounds]), "ms")
+        latency_report(BENCH, name, latencies[name], note)
     report(BENCH, "bare_p50", median([median(v) for v in bare]), "ms", f"{BARE}, the round trip's floor")
     verdict_note = f"limit ≤ {LIMIT:.2f}: {verdict(passed)}"
     report(BENCH, "ratio_p50", ratio, "×", f"(b)/(a), median of the rounds' ratios of p50s; {verdict_note}")

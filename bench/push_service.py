@@ -28,7 +28,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
 def tls_make(directory: Path) -> Path:
-    """A CA and a certificate for 127.0.0.1 signed by it; returns the CA file (WEBPUSH_CA_BUNDLE)."""
+    """A CA and a certificate for 127.0.0.1 signed by it (ca.pem, cert.pem, key.pem in `directory`);
+    returns the CA file (WEBPUSH_CA_BUNDLE). The push service of tests/notify/conftest.py uses it too."""
     now = dt.datetime.now(dt.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Bench Push CA")])

@@ -21,7 +21,7 @@ from django.db import connections
 
 from bench.database import database_prepare, resident_sessions
 from bench.figures import median, report, verdict
-from bench.load import interleaved_rounds, per_round_ratios, raw_get
+from bench.load import interleaved_rounds, load_options, per_round_ratios, raw_get
 from bench.server import gunicorn_serving
 from portal.history.models import ReleaseRecord
 
@@ -52,11 +52,7 @@ def require_same_page_one_record(base_url: str, session: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--residents", type=int, default=10_000, help="seed up to this many residents")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (as in the Procfile)")
-    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
-    parser.add_argument("--connections", type=int, default=8, help="concurrent client connections")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=5.0, help="length of each measured phase")
+    load_options(parser)
     args = parser.parse_args()
 
     database_prepare(args.residents, bench=BENCH)

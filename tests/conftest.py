@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 
+from portal.celery import app as celery_app
 from portal.core.outages import redis_holds_clear
 from portal.identity import jpki
 from simulators.ca import TestCA
@@ -75,6 +76,15 @@ def trusted_jpki(jpki_env, settings) -> Jpki:
     for card_id in jpki_env.cards.ids():
         jpki_env.cards.reset(card_id)
     return jpki_env
+
+
+@pytest.fixture
+def eager():
+    """Tasks run in this process when queued (retries too, at once), as the worker would run them."""
+    previous = celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates
+    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = True, False
+    yield
+    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = previous
 
 
 @pytest.fixture

@@ -10,9 +10,7 @@ from django.db.models import Count, OuterRef, Subquery
 
 from portal.account import services
 from portal.account.models import AccountApplication, AccountEvent, PublicFundAccount, ReviewState
-from portal.history.models import Channel
-from portal.history.services import Actor, release_record
-from portal.identity.admin import staff_role
+from portal.identity.admin import staff_read_record
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -23,13 +21,12 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, object_id)
         if obj is not None and self.has_view_permission(request, obj):
-            release_record(
+            staff_read_record(
+                request,
                 owner=obj.resident,
-                actor=Actor.for_staff(request.user, staff_role(request.user)),
                 category="public_fund_account",
                 items=list(self.view_items),
                 purpose="account_review",
-                channel=Channel.ADMIN,
             )
         return super().change_view(request, object_id, form_url, extra_context)
 

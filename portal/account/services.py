@@ -160,16 +160,11 @@ def _event(
     proof: AccountApplication | StepUpProof | None = None,
 ) -> AccountEvent:
     signature: dict[str, Any] = {}
-    if isinstance(proof, StepUpProof):
+    if proof is not None:
+        # The signature of the step-up just confirmed, or of the application that kept it.
+        request_id = proof.request_id if isinstance(proof, StepUpProof) else proof.signing_request_id
         signature = {
-            "signing_request_id": proof.request_id,
-            "act_digest": proof.act_digest,
-            "signer_serial_hash": proof.signer_serial_hash,
-            "signed_at": proof.signed_at,
-        }
-    elif isinstance(proof, AccountApplication):
-        signature = {
-            "signing_request_id": proof.signing_request_id,
+            "signing_request_id": request_id,
             "act_digest": proof.act_digest,
             "signer_serial_hash": proof.signer_serial_hash,
             "signed_at": proof.signed_at,

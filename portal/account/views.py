@@ -114,15 +114,21 @@ def _form_values(data: Any) -> dict[str, str]:
     return {name: str(data.get(name, ""))[:FIELD_MAX].strip() for name in FORM_FIELDS}
 
 
+def _only_match(found: list[banks.Bank] | list[banks.Branch], value: str) -> str:
+    """The code of the one bank or branch a name as typed stands for: the only one found, or the only one
+    whose name or kana it is exactly; "" when it stands for none or several."""
+    exact = [b for b in found if b.name == value or b.kana == value]
+    return (exact or found)[0].code if len(found) == 1 or len(exact) == 1 else ""
+
+
 def _resolve_bank(value: str) -> str:
     """A code as typed, or a bank name that names exactly one bank."""
     digits = unicodedata.normalize("NFKC", value)
     if not value or any(c.isdigit() for c in digits):
         return value
-    found = banks.bank_search(value, limit=2)
-    exact = [b for b in found if b.name == value or b.kana == value]
-    if len(found) == 1 or len(exact) == 1:
-        return (exact or found)[0].code
+    code = _only_match(banks.bank_search(value, limit=2), value)
+    if code:
+        return code
     raise PortalError(
         "bank_ambiguous",
         f"「{value}」に当てはまる金融機関が一つに決まりません。金融機関コード（4桁）を入力するか、候補から選んでください。",
@@ -136,10 +142,9 @@ def _resolve_branch(bank_code: str, value: str) -> str:
     digits = unicodedata.normalize("NFKC", value)
     if not value or any(c.isdigit() for c in digits) or banks.bank_get(bank_code) is None:
         return value
-    found = banks.branch_search(bank_code, value, limit=2)
-    exact = [b for b in found if b.name == value or b.kana == value]
-    if len(found) == 1 or len(exact) == 1:
-        return (exact or found)[0].code
+    code = _only_match(banks.branch_search(bank_code, value, limit=2), value)
+    if code:
+        return code
     raise PortalError(
         "branch_ambiguous",
         f"「{value}」に当てはまる支店が一つに決まりません。支店コード（3桁）を入力するか、候補から選んでください。",

@@ -18,7 +18,7 @@ from portal.core.errors import PortalError
 from portal.firms import services
 from portal.firms.models import ControllerChange, Firm, FirmClient, FirmEvent, FirmPurpose
 from portal.firms.services import MAX_REASON_CHARS
-from portal.firms.validation import FirmInputInvalid
+from portal.firms.validation import APPLICATION_FIELDS, FirmInputInvalid
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -110,18 +110,7 @@ class FirmAdmin(admin.ModelAdmin):
     exclude = ("manage_token_hash",)
     readonly_fields = (
         "public_id",
-        "legal_name",
-        "legal_name_en",
-        "corporate_number",
-        "address",
-        "contact_name",
-        "contact_email",
-        "contact_phone",
-        "privacy_policy_url",
-        "retention_days",
-        "redirect_uris",
-        "callback_url",
-        "jwks",
+        *APPLICATION_FIELDS,
         "state",
         "production_allowed",
         "decision_reason",

@@ -7,13 +7,13 @@ Files: `sakura-bank.pem` (EC P-256 private key, PKCS#8 PEM, mode 0600; its kid i
 """
 
 import json
-import os
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 from joserfc.jwk import ECKey
 
+from portal.core.keyfiles import secret_file_create
 from portal.firms import services
 from portal.firms.models import Firm, FirmClient
 from portal.firms.validation import ApplicationInput, PurposeInput
@@ -38,15 +38,7 @@ def sakura_keys_ensure() -> dict:
     key_path, jwks_path = sakura_key_paths()
     key_path.parent.mkdir(parents=True, exist_ok=True)
     if not key_path.exists():
-        key = ECKey.generate_key("P-256", private=True)
-        try:
-            # O_EXCL: two processes starting at once must not end up with different keys.
-            fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(key.as_pem(private=True))
+        secret_file_create(key_path, ECKey.generate_key("P-256", private=True).as_pem(private=True))
     key = ECKey.import_key(key_path.read_bytes())
     public = key.as_dict(private=False)
     jwks = {"keys": [{**public, "kid": SAKURA_KID, "use": "sig", "alg": "ES256"}]}

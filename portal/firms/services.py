@@ -12,6 +12,7 @@ from functools import partial
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.dispatch import Signal
 from django.utils import timezone
 
 from portal.consents.models import Consent, ConsentState
@@ -130,19 +131,27 @@ def _editable(firm_id: int) -> Firm:
     return firm
 
 
+def _registration_replace(firm_id: int, *, field_name: str, value: object, kind: str) -> Firm:
+    """The firm's own change to what its clients are registered with: the firm and each of its clients at
+    once, so that no client keeps the old value; nothing is written or told when it is unchanged."""
+    firm = _editable(firm_id)
+    if value != getattr(firm, field_name):
+        setattr(firm, field_name, value)
+        firm.save(update_fields=[field_name])
+        firm.clients.update(**{field_name: value})
+        _event(firm, kind)
+    return firm
+
+
 @transaction.atomic
 def firm_redirect_uris_update(*, firm_id: int, redirect_uris: str) -> Firm:
     """Replaces the redirect URIs of the firm and of each of its clients (raises FirmInputInvalid)."""
     problems = Problems()
     uris = redirect_uris_clean(problems, "redirect_uris", redirect_uris)
     problems.raise_if_any()
-    firm = _editable(firm_id)
-    if uris != firm.redirect_uris:
-        firm.redirect_uris = uris
-        firm.save(update_fields=["redirect_uris"])
-        firm.clients.update(redirect_uris=uris)
-        _event(firm, FirmEventKind.REDIRECT_URIS_CHANGED)
-    return firm
+    return _registration_replace(
+        firm_id, field_name="redirect_uris", value=uris, kind=FirmEventKind.REDIRECT_URIS_CHANGED
+    )
 
 
 @transaction.atomic
@@ -152,13 +161,7 @@ def firm_jwks_update(*, firm_id: int, jwks: str) -> Firm:
     problems = Problems()
     keys = jwks_clean(problems, "jwks", jwks)
     problems.raise_if_any()
-    firm = _editable(firm_id)
-    if keys != firm.jwks:
-        firm.jwks = keys
-        firm.save(update_fields=["jwks"])
-        firm.clients.update(jwks=keys)
-        _event(firm, FirmEventKind.JWKS_CHANGED)
-    return firm
+    return _registration_replace(firm_id, field_name="jwks", value=keys, kind=FirmEventKind.JWKS_CHANGED)
 
 
 # --- staff decisions ----------------------------------------------------------------------------------------
@@ -198,41 +201,69 @@ def _client_create(firm: Firm, environment: str, client_id: str | None = None) -
     )
 
 
+def _decided(
+    firm_id: int,
+    *,
+    states: tuple[str, ...],
+    refusal_ja: str,
+    refusal_en: str,
+    changes: dict[str, object],
+    kind: str,
+    staff: User,
+    reason: str = "",
+    signal: Signal | None = None,
+) -> Firm:
+    """One staff decision on the firm: locked and refused unless in one of `states`, `changes` saved, the
+    FirmEvent recorded (mailed after the commit), and `signal` sent to the consent side after the commit,
+    so that a rolled-back decision reaches neither the firm nor its consents."""
+    firm = _locked(firm_id, states=states, refusal_ja=refusal_ja, refusal_en=refusal_en)
+    for name, value in changes.items():
+        setattr(firm, name, value)
+    firm.save(update_fields=list(changes))
+    _event(firm, kind, staff=staff, reason=reason)
+    if signal is not None:
+        transaction.on_commit(partial(signal.send, sender=Firm, firm=firm))
+    return firm
+
+
 @transaction.atomic
 def firm_approve(*, firm_id: int, staff: User, sandbox_client_id: str | None = None) -> FirmClient:
     """The application is approved: the firm gets its sandbox client (demo residents only)."""
-    firm = _locked(
+    firm = _decided(
         firm_id,
         states=(FirmState.APPLIED,),
         refusal_ja="審査中の申請だけを承認できます。",
         refusal_en="Only an application under review can be approved.",
+        changes={
+            "state": FirmState.APPROVED,
+            "reviewed_at": timezone.now(),
+            "reviewed_by": staff,
+            "decision_reason": "",
+        },
+        kind=FirmEventKind.APPROVED,
+        staff=staff,
     )
-    firm.state = FirmState.APPROVED
-    firm.reviewed_at = timezone.now()
-    firm.reviewed_by = staff
-    firm.decision_reason = ""
-    firm.save(update_fields=["state", "reviewed_at", "reviewed_by", "decision_reason"])
-    client = _client_create(firm, ClientEnvironment.SANDBOX, sandbox_client_id)
-    _event(firm, FirmEventKind.APPROVED, staff=staff)
-    return client
+    return _client_create(firm, ClientEnvironment.SANDBOX, sandbox_client_id)
 
 
 @transaction.atomic
 def firm_reject(*, firm_id: int, staff: User, reason: str) -> Firm:
     text = _reason(reason, what_ja="承認しない", what_en="for not approving")
-    firm = _locked(
+    return _decided(
         firm_id,
         states=(FirmState.APPLIED,),
         refusal_ja="審査中の申請だけを不承認にできます。承認済みの事業者は停止してください。",
         refusal_en="Only an application under review can be rejected; suspend an approved firm instead.",
+        changes={
+            "state": FirmState.REJECTED,
+            "reviewed_at": timezone.now(),
+            "reviewed_by": staff,
+            "decision_reason": text,
+        },
+        kind=FirmEventKind.REJECTED,
+        staff=staff,
+        reason=text,
     )
-    firm.state = FirmState.REJECTED
-    firm.reviewed_at = timezone.now()
-    firm.reviewed_by = staff
-    firm.decision_reason = text
-    firm.save(update_fields=["state", "reviewed_at", "reviewed_by", "decision_reason"])
-    _event(firm, FirmEventKind.REJECTED, staff=staff, reason=text)
-    return firm
 
 
 @transaction.atomic
@@ -263,36 +294,31 @@ def firm_production_allow(
 def firm_suspend(*, firm_id: int, staff: User, reason: str) -> Firm:
     """Stops the firm at once: signals.firm_suspended lets the consent side end its tokens."""
     text = _reason(reason, what_ja="停止の", what_en="for the suspension")
-    firm = _locked(
+    return _decided(
         firm_id,
         states=(FirmState.APPROVED,),
         refusal_ja="承認済みの事業者だけを停止できます。",
         refusal_en="Only an approved firm can be suspended.",
+        changes={"state": FirmState.SUSPENDED, "suspended_at": timezone.now(), "decision_reason": text},
+        kind=FirmEventKind.SUSPENDED,
+        staff=staff,
+        reason=text,
+        signal=signals.firm_suspended,
     )
-    firm.state = FirmState.SUSPENDED
-    firm.suspended_at = timezone.now()
-    firm.decision_reason = text
-    firm.save(update_fields=["state", "suspended_at", "decision_reason"])
-    _event(firm, FirmEventKind.SUSPENDED, staff=staff, reason=text)
-    transaction.on_commit(partial(signals.firm_suspended.send, sender=Firm, firm=firm))
-    return firm
 
 
 @transaction.atomic
 def firm_unsuspend(*, firm_id: int, staff: User) -> Firm:
-    firm = _locked(
+    return _decided(
         firm_id,
         states=(FirmState.SUSPENDED,),
         refusal_ja="停止中の事業者だけを再開できます。",
         refusal_en="Only a suspended firm can be resumed.",
+        changes={"state": FirmState.APPROVED, "suspended_at": None, "decision_reason": ""},
+        kind=FirmEventKind.UNSUSPENDED,
+        staff=staff,
+        signal=signals.firm_unsuspended,
     )
-    firm.state = FirmState.APPROVED
-    firm.suspended_at = None
-    firm.decision_reason = ""
-    firm.save(update_fields=["state", "suspended_at", "decision_reason"])
-    _event(firm, FirmEventKind.UNSUSPENDED, staff=staff)
-    transaction.on_commit(partial(signals.firm_unsuspended.send, sender=Firm, firm=firm))
-    return firm
 
 
 @transaction.atomic

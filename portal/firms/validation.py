@@ -10,7 +10,7 @@ import json
 import re
 import unicodedata
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -655,6 +655,11 @@ class ApplicationInput:
     callback_url: str = ""
     jwks: str = ""
     purposes: tuple[PurposeInput, ...] = ()
+
+
+# The application's own fields (its purposes aside), in the form's order: the names of the form's inputs and
+# of the Firm fields they are stored in, for the form and the staff's review alike.
+APPLICATION_FIELDS = tuple(f.name for f in fields(ApplicationInput) if f.name != "purposes")
 
 
 @dataclass(frozen=True)

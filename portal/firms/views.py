@@ -27,6 +27,7 @@ from portal.core.ratelimit import client_address, rate_limit
 from portal.firms import selectors, services
 from portal.firms.models import AccessKind, ClientEnvironment, Firm, FirmPurpose, FirmState
 from portal.firms.validation import (
+    APPLICATION_FIELDS,
     MAX_PURPOSES,
     ApplicationInput,
     FirmInputInvalid,
@@ -35,20 +36,6 @@ from portal.firms.validation import (
 )
 
 SESSION_NEW_LINK = "firm_new_manage_link"
-APPLICATION_FIELDS = (
-    "legal_name",
-    "legal_name_en",
-    "corporate_number",
-    "address",
-    "contact_name",
-    "contact_email",
-    "contact_phone",
-    "privacy_policy_url",
-    "retention_days",
-    "redirect_uris",
-    "callback_url",
-    "jwks",
-)
 PURPOSE_FIELDS = ("code", "description_ja", "description_en", "access_kind", "interval_days", "access_days")
 MAX_FIELD_CHARS = 25_000  # longer than any field may be; what is beyond is not even looked at
 

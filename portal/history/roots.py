@@ -10,7 +10,6 @@ holds no personal data: no public id, no name, only counts and hashes (docs/hist
 import base64
 import datetime as dt
 import hashlib
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +26,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from portal.core.errors import PortalError
+from portal.core.keyfiles import private_key_read
 from portal.history.models import DailyRoot, ReleaseRecord
 from portal.identity.models import Resident
 
@@ -53,31 +53,15 @@ def _key_path() -> Path:
 
 @lru_cache(maxsize=4)
 def _load_key(path: str) -> Ed25519PrivateKey:
-    key_file = Path(path)
-    if not key_file.exists():
-        if settings.PRODUCTION:
-            raise ImproperlyConfigured(
-                f"The history root signing key {path} is missing: set HISTORY_ROOT_KEY to its PEM file."
-            )
-        _make_key(key_file)
-    key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+    key = private_key_read(
+        path,
+        setting="HISTORY_ROOT_KEY",
+        generate=Ed25519PrivateKey.generate,
+        what="The history root signing key",
+    )
     if not isinstance(key, Ed25519PrivateKey):
         raise ImproperlyConfigured(f"{path} is not an Ed25519 private key.")
     return key
-
-
-def _make_key(key_file: Path) -> None:
-    """Demo and tests only: a new key, written once even if two processes start together."""
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    pem = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    try:
-        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(pem)
 
 
 def signing_key() -> Ed25519PrivateKey:

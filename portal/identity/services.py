@@ -74,6 +74,29 @@ def _refusal(code: str, ja: str, en: str, status: int = 400) -> PortalError:
     return PortalError(code=code, message_ja=ja, message_en=en, status=status)
 
 
+# The refusals of a request that cannot be answered or completed, worded alike wherever they arise.
+def _request_unknown() -> PortalError:
+    return _refusal("unknown_request", "この要求は見つかりません。", "This request does not exist.", 404)
+
+
+def _request_used() -> PortalError:
+    return _refusal(
+        "request_used",
+        "この要求はすでに使われています。最初からやり直してください。",
+        "This request has already been used. Please start again.",
+        409,
+    )
+
+
+def _request_expired() -> PortalError:
+    return _refusal(
+        "request_expired",
+        "この要求の有効期限が切れました。最初からやり直してください。",
+        "This request has expired. Please start again.",
+        410,
+    )
+
+
 # --- creating requests -------------------------------------------------------------------------------
 
 
@@ -230,7 +253,7 @@ def child_card_take(*, request_id: Any, browser_key: str, parent: Resident) -> C
     """The child's card facts from a signed request of this parent and browser, once."""
     request = _own_signed_request(request_id, browser_key, SigningKind.CHILD)
     if request.resident_id != parent.pk:
-        raise _refusal("unknown_request", "この要求は見つかりません。", "This request does not exist.", 404)
+        raise _request_unknown()
     _consume(request)
     return ChildCard(
         json.loads(request.card_identity or "{}"), request.signer_serial_hash, request.signer_not_after
@@ -257,23 +280,11 @@ def _lock_pending(request_id: Any) -> SigningRequest:
     try:
         request = SigningRequest.objects.select_for_update().get(pk=request_id)
     except (SigningRequest.DoesNotExist, ValueError, TypeError) as exc:
-        raise _refusal(
-            "unknown_request", "この要求は見つかりません。", "This request does not exist.", 404
-        ) from exc
+        raise _request_unknown() from exc
     if request.status != SigningStatus.PENDING:
-        raise _refusal(
-            "request_used",
-            "この要求はすでに使われています。最初からやり直してください。",
-            "This request has already been used. Please start again.",
-            409,
-        )
+        raise _request_used()
     if request.is_expired:
-        raise _refusal(
-            "request_expired",
-            "この要求の有効期限が切れました。最初からやり直してください。",
-            "This request has expired. Please start again.",
-            410,
-        )
+        raise _request_expired()
     return request
 
 
@@ -375,16 +386,11 @@ class LoginOutcome:
 def _own_signed_request(request_id: Any, browser_key: str, kind: str) -> SigningRequest:
     request = SigningRequest.objects.select_for_update().filter(pk=request_id, kind=kind).first()
     if request is None or not secrets.compare_digest(request.browser_key_hash, browser_key_hash(browser_key)):
-        raise _refusal("unknown_request", "この要求は見つかりません。", "This request does not exist.", 404)
+        raise _request_unknown()
     if request.status == SigningStatus.REFUSED:
         raise signing_refusal_error(request)
     if request.status == SigningStatus.CONSUMED:
-        raise _refusal(
-            "request_used",
-            "この要求はすでに使われています。最初からやり直してください。",
-            "This request has already been used. Please start again.",
-            409,
-        )
+        raise _request_used()
     if request.status != SigningStatus.SIGNED:
         raise _refusal(
             "not_signed_yet",
@@ -393,12 +399,7 @@ def _own_signed_request(request_id: Any, browser_key: str, kind: str) -> Signing
             409,
         )
     if request.is_expired:
-        raise _refusal(
-            "request_expired",
-            "この要求の有効期限が切れました。最初からやり直してください。",
-            "This request has expired. Please start again.",
-            410,
-        )
+        raise _request_expired()
     return request
 
 

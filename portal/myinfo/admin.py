@@ -16,9 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from portal.agencies.client import AgencyError
-from portal.history.models import Channel
-from portal.history.services import Actor, release_record
-from portal.identity.admin import staff_role
+from portal.identity.admin import staff_read_record
 from portal.myinfo.models import CategoryEntry, Quarantine
 from portal.myinfo.services import quarantine_report_send
 
@@ -138,13 +136,12 @@ class QuarantineAdmin(admin.ModelAdmin):
             "content": None,
         }
         if request.method == "POST":
-            release_record(
+            staff_read_record(
+                request,
                 owner=quarantine.resident,
-                actor=Actor.for_staff(request.user, staff_role(request.user)),
                 category=quarantine.category,
                 items=["quarantined_record"],
                 purpose="mislink_review",
-                channel=Channel.ADMIN,
             )
             context["content"] = json.dumps(json.loads(quarantine.payload), ensure_ascii=False, indent=2)
         return TemplateResponse(request, "admin/myinfo/quarantine/payload.html", context)

@@ -49,6 +49,13 @@ def _visible(request: HttpRequest):
     return acting.principal, allowed, acting
 
 
+def _visible_statuses(request: HttpRequest) -> list[selectors.CategoryStatus]:
+    """Each category's state as this viewer may see it: a proxy, only the granted categories'."""
+    resident, allowed, acting = _visible(request)
+    statuses = selectors.myinfo_overview(resident=resident, now=timezone.now(), for_proxy=acting is not None)
+    return statuses if allowed is None else [s for s in statuses if s.category in allowed]
+
+
 def _category_or_404(category: str) -> str:
     if category not in services.MYINFO_CATEGORIES:
         raise Http404
@@ -59,10 +66,7 @@ def _category_or_404(category: str) -> str:
 @login_required
 @require_GET
 def overview(request: HttpRequest) -> HttpResponse:
-    resident, allowed, acting = _visible(request)
-    statuses = selectors.myinfo_overview(resident=resident, now=timezone.now(), for_proxy=acting is not None)
-    if allowed is not None:
-        statuses = [s for s in statuses if s.category in allowed]
+    statuses = _visible_statuses(request)
     return render(
         request,
         "myinfo/overview.html",
@@ -81,10 +85,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 @require_GET
 def status_json(request: HttpRequest) -> JsonResponse:
     """Polled by the overview page for live progress: states only, no agency data."""
-    resident, allowed, acting = _visible(request)
-    statuses = selectors.myinfo_overview(resident=resident, now=timezone.now(), for_proxy=acting is not None)
-    if allowed is not None:
-        statuses = [s for s in statuses if s.category in allowed]
+    statuses = _visible_statuses(request)
     return JsonResponse(
         {
             "categories": [

@@ -184,41 +184,35 @@ def unsubscribe_parse(raw: bytes) -> str:
     return endpoint
 
 
+# A User-Agent's tokens and the names residents know them by, the first found winning: Edge and Samsung
+# Internet also say Chrome, Chrome also says Safari; Android also says Linux.
+BROWSER_TOKENS = (
+    ("Edg/", "Edge"),
+    ("SamsungBrowser", "Samsung Internet"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Chromium/", "Chromium"),
+    ("Safari/", "Safari"),
+)
+SYSTEM_TOKENS = (
+    ("Android", "Android"),
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "Mac"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+
+
 def device_label(user_agent: str) -> str:
     """A short name residents recognise ("Chrome / Android"); the full User-Agent is not kept."""
     ua = user_agent or ""
-    browser = next(
-        (
-            name
-            for token, name in (
-                ("Edg/", "Edge"),
-                ("SamsungBrowser", "Samsung Internet"),
-                ("Firefox/", "Firefox"),
-                ("Chrome/", "Chrome"),
-                ("Chromium/", "Chromium"),
-                ("Safari/", "Safari"),
-            )
-            if token in ua
-        ),
-        "",
+    parts = (
+        next((name for token, name in tokens if token in ua), "")
+        for tokens in (BROWSER_TOKENS, SYSTEM_TOKENS)
     )
-    system = next(
-        (
-            name
-            for token, name in (
-                ("Android", "Android"),
-                ("iPhone", "iPhone"),
-                ("iPad", "iPad"),
-                ("Windows", "Windows"),
-                ("Mac OS X", "Mac"),
-                ("CrOS", "ChromeOS"),
-                ("Linux", "Linux"),
-            )
-            if token in ua
-        ),
-        "",
-    )
-    return " / ".join(part for part in (browser, system) if part)[:60]
+    return " / ".join(part for part in parts if part)[:60]
 
 
 # --- subscriptions and preferences ------------------------------------------------------------------------

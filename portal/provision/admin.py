@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponse
 
 from portal.history.models import Channel
 from portal.history.services import Actor, release_record
-from portal.provision.models import ProvisionFetch, ProvisionRecord
+from portal.provision.models import CONTENT_FIELDS, ProvisionFetch, ProvisionRecord
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -25,24 +25,7 @@ class ProvisionRecordAdmin(ReadOnlyAdmin):
     list_display = ("resident", "external_id", "fetched_at")
     list_select_related = ("resident",)
     search_fields = ("external_id",)
-    readonly_fields = (
-        "resident",
-        "external_id",
-        "occurred_at",
-        "requester_id",
-        "requester_name_ja",
-        "requester_name_en",
-        "provider_id",
-        "provider_name_ja",
-        "provider_name_en",
-        "procedure_ja",
-        "procedure_en",
-        "legal_basis",
-        "items_ja",
-        "items_en",
-        "status",
-        "fetched_at",
-    )
+    readonly_fields = ("resident", "external_id", *CONTENT_FIELDS, "fetched_at")
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None

@@ -54,6 +54,24 @@ class ProvisionRecord(models.Model):
         return f"{self.external_id} ({self.occurred_at:%Y-%m-%d})"
 
 
+#: What the network says about an exchange, besides whose it is and its id: what a refresh may correct.
+CONTENT_FIELDS = (
+    "occurred_at",
+    "requester_id",
+    "requester_name_ja",
+    "requester_name_en",
+    "provider_id",
+    "provider_name_ja",
+    "provider_name_en",
+    "procedure_ja",
+    "procedure_en",
+    "legal_basis",
+    "items_ja",
+    "items_en",
+    "status",
+)
+
+
 class FetchError(models.TextChoices):
     UNAVAILABLE = "unavailable", _("情報提供ネットワークシステムに接続できませんでした（再試行中）")
     GAVE_UP = "gave_up", _("情報提供ネットワークシステムに接続できませんでした")

@@ -19,29 +19,13 @@ from portal.agencies.codes import agency_code
 from portal.core.lost_tasks import GIVEN_UP, SENT_AGAIN
 from portal.core.outages import BROKER_UNREACHABLE
 from portal.identity.models import Resident, SecurityEvent
-from portal.provision.models import FetchError, ProvisionFetch, ProvisionRecord
+from portal.provision.models import CONTENT_FIELDS, FetchError, ProvisionFetch, ProvisionRecord
 from portal.provision.payload import ProvisionEntry, ProvisionPayloadError, parse_provision_records
 
 logger = logging.getLogger(__name__)
 
 #: 情報提供ネットワークシステム in demo/agencies.json.
 PROVISION_AGENCY_ID = "info-network"
-
-_CONTENT_FIELDS = (
-    "requester_id",
-    "requester_name_ja",
-    "requester_name_en",
-    "provider_id",
-    "provider_name_ja",
-    "provider_name_en",
-    "procedure_ja",
-    "procedure_en",
-    "legal_basis",
-    "items_ja",
-    "items_en",
-    "status",
-    "occurred_at",
-)
 
 
 def provision_records_refresh(*, resident: Resident) -> int:
@@ -98,7 +82,7 @@ def _records_store(*, resident: Resident, entries: tuple[ProvisionEntry, ...], a
             unchanged.append(record.pk)
     ProvisionRecord.objects.bulk_create(new)
     if changed:
-        ProvisionRecord.objects.bulk_update(changed, [*_CONTENT_FIELDS, "fetched_at"])
+        ProvisionRecord.objects.bulk_update(changed, [*CONTENT_FIELDS, "fetched_at"])
     if unchanged:
         ProvisionRecord.objects.filter(pk__in=unchanged).update(fetched_at=now)
     fetch.last_attempt_at = attempted_at

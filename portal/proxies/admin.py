@@ -9,9 +9,7 @@ from django.http import HttpResponse
 from django.urls import path
 
 from portal.core.errors import PortalError
-from portal.history.models import Channel
-from portal.history.services import Actor, release_record
-from portal.identity.admin import staff_role
+from portal.identity.admin import staff_read_record
 from portal.proxies import guardians, insurer, services
 from portal.proxies.models import EndedBy, GuardianApplication, InsurerRegistration, ProxyGrant
 
@@ -50,13 +48,12 @@ class ProxyGrantAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         grant = self.get_object(request, object_id)
         if grant is not None and self.has_view_permission(request, grant):
-            release_record(
+            staff_read_record(
+                request,
                 owner=grant.principal,
-                actor=Actor.for_staff(request.user, staff_role(request.user)),
                 category="identity",
                 items=["proxy_grant", "name"],
                 purpose="support",
-                channel=Channel.ADMIN,
             )
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -127,18 +124,8 @@ class GuardianApplicationAdmin(admin.ModelAdmin):
         "submitted_at",
         "decided_at",
     )
-    readonly_fields = (
-        "public_id",
-        "guardian",
-        "ward_name",
-        "ward_birth_date",
-        "registry_number",
-        "certificate_link",
-        "state",
-        "grant",
-        "submitted_at",
-        "decided_at",
-    )
+    # Staff edit only the ward's folder and their note; the rest is the guardian's or the decision's.
+    readonly_fields = tuple(name for name in fields if name not in ("ward", "decision_note"))
     actions = ("approve", "reject", "withdraw")
 
     def has_add_permission(self, request) -> bool:
@@ -165,13 +152,8 @@ class GuardianApplicationAdmin(admin.ModelAdmin):
 
     def _record(self, request, application: GuardianApplication, items: list[str]) -> None:
         for owner in filter(None, (application.guardian, application.ward)):
-            release_record(
-                owner=owner,
-                actor=Actor.for_staff(request.user, staff_role(request.user)),
-                category="identity",
-                items=items,
-                purpose="guardian_review",
-                channel=Channel.ADMIN,
+            staff_read_record(
+                request, owner=owner, category="identity", items=items, purpose="guardian_review"
             )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

@@ -144,6 +144,24 @@ def _settle(registration: InsurerRegistration, *, expected: str, **changes: Any)
     return InsurerRegistration.objects.filter(pk=registration.pk).values_list("state", flat=True).get()
 
 
+def _recorded_once(
+    registration: InsurerRegistration,
+    agency: AgencyInfo,
+    *,
+    logged_field: str,
+    releases: tuple[dict[str, Any], ...],
+) -> None:
+    """What a message tells the insurer, recorded in the residents' histories before it is first sent (SPEC
+    2.3), and only then: `logged_field` keeps a retried or resent message from recording it twice."""
+    if getattr(registration, logged_field) is not None:
+        return
+    actor = Actor.for_agency(agency.id, agency.name_ja)
+    for release in releases:
+        release_record(actor=actor, channel=Channel.AGENCY_API, **release)
+    setattr(registration, logged_field, timezone.now())
+    registration.save(update_fields=[logged_field])
+
+
 def insurer_registration_send(*, registration_id: int) -> str:
     """Registers the proxy with the insurer; returns the registration's state after it.
 
@@ -158,26 +176,26 @@ def insurer_registration_send(*, registration_id: int) -> str:
         return registration.state
     grant = registration.grant
     agency = medical_insurer()
-    if registration.registration_logged_at is None:
-        # The insurer learns that the principal has this proxy, and the proxy's name and code there.
-        release_record(
-            owner=grant.principal,
-            actor=Actor.for_agency(agency.id, agency.name_ja),
-            category="proxies",
-            items=["proxy_name", "proxy_agency_code", "relationship", "valid_until"],
-            purpose="proxy_registration",
-            channel=Channel.AGENCY_API,
-        )
-        release_record(
-            owner=grant.proxy,
-            actor=Actor.for_agency(agency.id, agency.name_ja),
-            category="identity",
-            items=["name", "agency_code"],
-            purpose="proxy_registration_as_proxy",
-            channel=Channel.AGENCY_API,
-        )
-        registration.registration_logged_at = timezone.now()
-        registration.save(update_fields=["registration_logged_at"])
+    # The insurer learns that the principal has this proxy, and the proxy's name and code there.
+    _recorded_once(
+        registration,
+        agency,
+        logged_field="registration_logged_at",
+        releases=(
+            {
+                "owner": grant.principal,
+                "category": "proxies",
+                "items": ["proxy_name", "proxy_agency_code", "relationship", "valid_until"],
+                "purpose": "proxy_registration",
+            },
+            {
+                "owner": grant.proxy,
+                "category": "identity",
+                "items": ["name", "agency_code"],
+                "purpose": "proxy_registration_as_proxy",
+            },
+        ),
+    )
     _attempt(registration)
     principal_code = agency_code(my_number=grant.principal.my_number, agency_id=agency.id)
     try:
@@ -241,17 +259,19 @@ def insurer_withdrawal_send(*, registration_id: int) -> str:
         return registration.state
     grant = registration.grant
     agency = medical_insurer()
-    if registration.withdrawal_logged_at is None:
-        release_record(
-            owner=grant.principal,
-            actor=Actor.for_agency(agency.id, agency.name_ja),
-            category="proxies",
-            items=["registration_id", "reason"],
-            purpose="proxy_withdrawal",
-            channel=Channel.AGENCY_API,
-        )
-        registration.withdrawal_logged_at = timezone.now()
-        registration.save(update_fields=["withdrawal_logged_at"])
+    _recorded_once(
+        registration,
+        agency,
+        logged_field="withdrawal_logged_at",
+        releases=(
+            {
+                "owner": grant.principal,
+                "category": "proxies",
+                "items": ["registration_id", "reason"],
+                "purpose": "proxy_withdrawal",
+            },
+        ),
+    )
     _attempt(registration)
     principal_code = agency_code(my_number=grant.principal.my_number, agency_id=agency.id)
     try:

@@ -78,6 +78,9 @@ def test_family_members_account_is_refused_with_the_reason_and_nothing_saved(cli
         ({"branch": "999"}, "branch"),
         ({"number": "12a4567"}, "number"),
         ({"holder_kana": "Sato Misaki"}, "holder"),
+        # Names that stand for more than one bank or branch: 三井住友 and 三井住友信託; 東京中央, 東大阪, …
+        ({"bank": "三井"}, "bank_ambiguous"),
+        ({"branch": "東"}, "branch_ambiguous"),
     ],
 )
 def test_bad_form_input_shows_a_message_in_both_languages(client, misaki, changes, code):
@@ -91,6 +94,11 @@ def test_bad_form_input_shows_a_message_in_both_languages(client, misaki, change
 
 def test_bank_by_name_without_javascript(client, misaki):
     response = client.post("/account/register/", {**FORM, "bank": "三井住友"})
+    assert response.status_code == 302 and response["Location"].startswith("/stepup/")
+
+
+def test_branch_by_name_without_javascript(client, misaki):
+    response = client.post("/account/register/", {**FORM, "bank": "三井住友", "branch": "神保町"})
     assert response.status_code == 302 and response["Location"].startswith("/stepup/")
 
 

@@ -9,7 +9,6 @@ import pytest
 from django.utils import timezone
 from joserfc.jwk import ECKey, RSAKey
 
-from portal.celery import app as celery_app
 from portal.consents.models import Consent
 from portal.firms import services
 from portal.firms.models import AccessKind, Firm
@@ -92,14 +91,6 @@ def application(**overrides) -> ApplicationInput:
     }
     data.update(overrides)
     return ApplicationInput(**data, purposes=tuple(purposes))
-
-
-@pytest.fixture
-def eager():
-    previous = celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates
-    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = True, False
-    yield
-    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = previous
 
 
 @pytest.fixture

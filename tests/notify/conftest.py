@@ -2,7 +2,6 @@
 P-256 keys who can decrypt it, a real SMTP server (aiosmtpd), and Celery run eagerly."""
 
 import base64
-import datetime as dt
 import email
 import email.policy
 import json
@@ -18,12 +17,10 @@ from pathlib import Path
 import http_ece
 import pytest
 from aiosmtpd.controller import Controller
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from portal.celery import app as celery_app
+from bench.push_service import tls_make
 from tests.factories import ResidentFactory
 
 
@@ -45,72 +42,11 @@ class Tls:
     key_file: Path
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
 @pytest.fixture(scope="session")
 def push_tls(tmp_path_factory) -> Tls:
-    """A test CA and a certificate for 127.0.0.1 signed by it."""
-    import ipaddress
-
+    """A test CA and a certificate for 127.0.0.1 signed by it, made as the benchmarks' push service's."""
     directory = tmp_path_factory.mktemp("push-tls")
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("Push Test CA"))
-        .issuer_name(_name("Push Test CA"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("127.0.0.1"))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    tls = Tls(directory / "ca.pem", directory / "cert.pem", directory / "key.pem")
-    tls.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    tls.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    tls.key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return tls
+    return Tls(tls_make(directory), directory / "cert.pem", directory / "key.pem")
 
 
 # --- the push service -------------------------------------------------------------------------------------
@@ -277,16 +213,7 @@ def smtp_server(settings) -> Iterator[Mailbox]:
     controller.stop()
 
 
-# --- Celery and residents ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def eager():
-    """Tasks run in this process when queued (retries too, at once), as the worker would run them."""
-    previous = celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates
-    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = True, False
-    yield
-    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = previous
+# --- residents --------------------------------------------------------------------------------------------
 
 
 @pytest.fixture
