@@ -3,8 +3,7 @@
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 
-from portal.history.models import Channel
-from portal.history.services import Actor, release_record
+from portal.identity.admin import staff_read_record
 from portal.provision.models import CONTENT_FIELDS, ProvisionFetch, ProvisionRecord
 
 
@@ -32,13 +31,13 @@ class ProvisionRecordAdmin(ReadOnlyAdmin):
     ) -> HttpResponse:
         record = self.get_object(request, object_id) if request.method in ("GET", "HEAD") else None
         if record is not None and self.has_view_permission(request, record):
-            release_record(
+            # Under the staff member's role, as in every other admin: residents read who looked.
+            staff_read_record(
+                request,
                 owner=record.resident,
-                actor=Actor.for_staff(request.user, role="管理画面"),
                 category="provision_records",
                 items=[record.external_id],
                 purpose="support",
-                channel=Channel.ADMIN,
             )
         return super().change_view(request, object_id, form_url, extra_context)
 

@@ -1,6 +1,7 @@
 """Staff may look at a record in the admin, read-only, and the look is in the resident's history first."""
 
 import pytest
+from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from portal.history.models import ActorType, Channel, ReleaseRecord
@@ -41,6 +42,14 @@ def test_opening_a_record_is_logged_as_a_staff_read(staff_client, record):
     (logged,) = ReleaseRecord.objects.filter(owner=record.resident)
     assert logged.actor_type == ActorType.STAFF and logged.channel == Channel.ADMIN
     assert logged.category == "provision_records" and logged.items == [record.external_id]
+    assert logged.actor_label == "staff"  # no group: plain staff, never a made-up role
+
+
+def test_the_staff_members_role_is_what_the_resident_reads(staff_client, record):
+    User.objects.get(username="staff-reviewer").groups.add(Group.objects.create(name="問合せ窓口"))
+    staff_client.get(reverse("admin:provision_provisionrecord_change", args=[record.pk]))
+    (logged,) = ReleaseRecord.objects.filter(owner=record.resident)
+    assert logged.actor_label == "問合せ窓口"
 
 
 def test_records_cannot_be_changed_or_deleted(staff_client, record):
