@@ -219,6 +219,9 @@ CELERY_TASK_ACKS_LATE = True
 # turns this default around; the portal keeps it.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fix-up would close the database connection around every task (portal/celery.py keeps it
+# as a request does instead): at most once in this many tasks, which is never in practice.
+CELERY_DB_REUSE_MAX = 1_000_000_000
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_TIME_LIMIT = 120
