@@ -428,5 +428,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # httpx logs every request's URL at INFO: an agency's URL names the resident by its code, and a
+        # fetch worker would write a line per fetch (bench/README.md, issue 4). Failures are logged by the
+        # portal's clients, without the code.
+        "httpx": {"level": "WARNING"},
+    },
 }
