@@ -15,7 +15,7 @@ from typing import Any
 from celery import group
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from portal.agencies.breaker import breaker_allow, breaker_failure, breaker_success
@@ -125,30 +125,26 @@ def myinfo_refresh_start(
         [CategoryEntry(resident=resident, category=c, agency_id=agency_for_category(c).id) for c in wanted],
         ignore_conflicts=True,
     )
-    queued = []
-    for entry in CategoryEntry.objects.select_for_update().filter(resident=resident, category__in=wanted):
-        if entry.state == EntryState.FETCHING and not fetch_stalled(entry, now=now):
-            continue
-        entry.state = EntryState.FETCHING
-        entry.requested_at = now
-        entry.resent_at = None
-        entry.attempts = 0
-        entry.last_error_code = ""
-        entry.proxy_registration = proxy_registration if entry.category in MEDICAL_CATEGORIES else ""
-        entry.save(
-            update_fields=[
-                "state",
-                "requested_at",
-                "resent_at",
-                "attempts",
-                "last_error_code",
-                "proxy_registration",
-                "updated_at",
-            ]
-        )
-        queued.append(entry.category)
+    locked = CategoryEntry.objects.select_for_update().filter(resident=resident, category__in=wanted)
+    queued = [
+        entry.category
+        for entry in locked.defer("payload")  # never decrypted here
+        if entry.state != EntryState.FETCHING or fetch_stalled(entry, now=now)
+    ]
     queued.sort(key=MYINFO_CATEGORIES.index)
     if queued:
+        # One UPDATE for all of them (a login or a refresh queues up to twelve).
+        CategoryEntry.objects.filter(resident=resident, category__in=queued).update(
+            state=EntryState.FETCHING,
+            requested_at=now,
+            resent_at=None,
+            attempts=0,
+            last_error_code="",
+            proxy_registration=Case(
+                When(category__in=MEDICAL_CATEGORIES, then=Value(proxy_registration)), default=Value("")
+            ),
+            updated_at=now,
+        )
         # robust: whatever else goes wrong while sending must not undo a login.
         transaction.on_commit(
             partial(_fetches_send, resident_id=resident.pk, categories=queued, requested_at=now), robust=True
