@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 from django.conf import settings
+from django.db import connection
 from joserfc.jwk import ECKey
 
 from bench.environment import REPO
@@ -182,12 +183,30 @@ def _descendants(pid: int) -> list[int]:
 
 def cpu_seconds(pid: int) -> float:
     """User and system CPU of a process and all its descendants so far (/proc/<pid>/stat), in seconds."""
-    ticks = 0
-    for current in _descendants(pid):
-        # The fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
-        fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return sum(_process_cpu(current) for current in _descendants(pid))
+
+
+def database_backends_cpu() -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend connected to this database (the bench's own: the
+    worker's kept connections and this process's), by backend pid; on this host, PostgreSQL only."""
+    if connection.vendor != "postgresql":
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        pids = [pid for (pid,) in cursor.fetchall()]
+    found = {}
+    for pid in pids:
+        try:
+            found[pid] = _process_cpu(pid)
+        except OSError:  # ended meanwhile, or PostgreSQL on another host
+            continue
+    return found
+
+
+def _process_cpu(pid: int) -> float:
+    # The fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def demo_resident(person_id: str) -> Resident:

@@ -23,6 +23,7 @@ from bench.agencies import (
     PEOPLE,
     agency_simulator,
     cpu_seconds,
+    database_backends_cpu,
     demo_resident,
     fetch_worker,
     fetching,
@@ -114,7 +115,9 @@ def main() -> int:
     alone_requests = (requests * (count // len(requests) + 1))[:count]
     rates: dict[str, list[float]] = {"pipeline": [], "alone": []}
     # CPU seconds per phase, of the worker, the simulator and this process (the simulator-alone client).
-    cpu: dict[str, dict[str, float]] = {phase: {"worker": 0, "simulator": 0, "client": 0} for phase in rates}
+    cpu: dict[str, dict[str, float]] = {
+        phase: {"worker": 0, "simulator": 0, "client": 0, "postgres": 0} for phase in rates
+    }
     with (
         agency_simulator(bench=BENCH, latency_ms=args.latency_ms) as simulator,
         fetch_worker(concurrency=args.concurrency, bench=BENCH) as worker,
@@ -124,19 +127,24 @@ def main() -> int:
         def cpu_now() -> dict[str, float]:
             return {**{name: cpu_seconds(pid) for name, pid in pids.items()}, "client": time.process_time()}
 
+        def postgres_cpu(before: dict[int, float]) -> float:
+            # The backends connected to the bench database; one that ended within the phase is missed.
+            return sum(seconds - before.get(pid, 0) for pid, seconds in database_backends_cpu().items())
+
         # Warm-up, and a check that every category of every resident arrives.
         pipeline(residents, len(residents))
         simulator_alone(requests, args.concurrency)
         for index in range(args.rounds):
             # Rotate which goes first, so a drift in the machine's load favours neither.
             for phase in ["pipeline", "alone"] if index % 2 == 0 else ["alone", "pipeline"]:
-                before = cpu_now()
+                before, backends_before = cpu_now(), database_backends_cpu()
                 if phase == "pipeline":
                     rates[phase].append(pipeline(residents, args.refreshes))
                 else:
                     rates[phase].append(simulator_alone(alone_requests, args.concurrency))
                 for name, seconds in cpu_now().items():
                     cpu[phase][name] += seconds - before[name]
+                cpu[phase]["postgres"] += postgres_cpu(backends_before)
         rss_kib, peak_kib = resident_memory_kib(worker.pid)
     connections.close_all()
 
@@ -155,7 +163,12 @@ def main() -> int:
     report(BENCH, "refresh_cost", per_refresh, "ms", "(one resident's 12 categories, at the pipeline's rate)")
     # Where the CPU goes, per fetch: the two cores are shared by all of these and by PostgreSQL and Redis.
     fetches = args.rounds * count
-    for phase, names in (("pipeline", ("worker", "simulator")), ("alone", ("client", "simulator"))):
+    # The pipeline's client is this process starting refreshes (as the web does) and polling for their end;
+    # postgres, the backends of the bench database (the worker's and this process's connections).
+    for phase, names in (
+        ("pipeline", ("worker", "simulator", "client", "postgres")),
+        ("alone", ("client", "simulator")),
+    ):
         for name in names:
             report(
                 BENCH,

@@ -3,8 +3,9 @@
 import os
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from celery.app.amqp import AMQP
+from django.db import close_old_connections, connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -56,3 +57,25 @@ app.conf.task_routes = {
     "proxies.withdraw_from_insurer": {"queue": QUEUE_FETCH},
 }
 app.autodiscover_tasks()
+
+
+# Celery's Django fix-up closes every database connection before and after each task, so each task opened a
+# new PostgreSQL connection: a backend forked, authenticated, its catalog caches cold (about 1 ms of the
+# worker's CPU and several of PostgreSQL's per task, bench/README.md, issue 4). CELERY_DB_REUSE_MAX (in
+# settings) turns that off; instead a task keeps its thread's connection as a request does: closed when an
+# error left it unusable or it outlived DATABASE_CONN_MAX_AGE, and checked (SELECT 1) before it is reused,
+# so a database restart between tasks costs a new connection, not a failed task.
+
+
+@signals.worker_init.connect
+def _database_connections_checked(**_: Any) -> None:
+    for alias in connections:
+        connections.settings[alias]["CONN_HEALTH_CHECKS"] = True
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _database_connections_kept(task: Any = None, **_: Any) -> None:
+    # An eager task runs inside its caller's transaction (a test's, a view's): its connection is not ours.
+    if task is not None and not getattr(task.request, "is_eager", False):
+        close_old_connections()

@@ -219,6 +219,9 @@ CELERY_TASK_ACKS_LATE = True
 # turns this default around; the portal keeps it.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fix-up would close the database connection around every task (portal/celery.py keeps it
+# as a request does instead): at most once in this many tasks, which is never in practice.
+CELERY_DB_REUSE_MAX = 1_000_000_000
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_TIME_LIMIT = 120
@@ -425,5 +428,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # httpx logs every request's URL at INFO: an agency's URL names the resident by its code, and a
+        # fetch worker would write a line per fetch (bench/README.md, issue 4). Failures are logged by the
+        # portal's clients, without the code.
+        "httpx": {"level": "WARNING"},
+    },
 }

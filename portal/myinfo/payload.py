@@ -85,15 +85,17 @@ def _day(value: Any, where: str) -> date:
 
 def _depth(value: Any) -> int:
     """How deeply the value nests (iteratively: a hostile answer must not exhaust the stack)."""
+    if not isinstance(value, dict | list):
+        return 0
     deepest, pending = 0, [(value, 1)]
     while pending:
         item, depth = pending.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, depth)
-            if depth > MAX_DEPTH:
-                return depth
-            children = item.values() if isinstance(item, dict) else item
-            pending.extend((child, depth + 1) for child in children)
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            return depth
+        # Only containers are walked: an answer is mostly strings and numbers (a fetch's CPU, issue 4).
+        children = item.values() if isinstance(item, dict) else item
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return deepest
 
 

@@ -9,13 +9,13 @@ step is safe to run twice: a redelivered task finds its work done, or does it ag
 import json
 import logging
 from datetime import datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from celery import group
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from portal.agencies.breaker import breaker_allow, breaker_failure, breaker_success
@@ -25,6 +25,7 @@ from portal.core.categories import MEDICAL
 from portal.core.crypto import lookup_hash
 from portal.core.lost_tasks import GIVEN_UP, SENT_AGAIN, lost_task_stall
 from portal.core.outages import BROKER_UNREACHABLE
+from portal.core.rows import Columns, FixedRead
 from portal.history.models import Channel
 from portal.history.services import Actor, release_record
 from portal.identity.models import Resident, SecurityEvent
@@ -124,30 +125,26 @@ def myinfo_refresh_start(
         [CategoryEntry(resident=resident, category=c, agency_id=agency_for_category(c).id) for c in wanted],
         ignore_conflicts=True,
     )
-    queued = []
-    for entry in CategoryEntry.objects.select_for_update().filter(resident=resident, category__in=wanted):
-        if entry.state == EntryState.FETCHING and not fetch_stalled(entry, now=now):
-            continue
-        entry.state = EntryState.FETCHING
-        entry.requested_at = now
-        entry.resent_at = None
-        entry.attempts = 0
-        entry.last_error_code = ""
-        entry.proxy_registration = proxy_registration if entry.category in MEDICAL_CATEGORIES else ""
-        entry.save(
-            update_fields=[
-                "state",
-                "requested_at",
-                "resent_at",
-                "attempts",
-                "last_error_code",
-                "proxy_registration",
-                "updated_at",
-            ]
-        )
-        queued.append(entry.category)
+    locked = CategoryEntry.objects.select_for_update().filter(resident=resident, category__in=wanted)
+    queued = [
+        entry.category
+        for entry in locked.defer("payload")  # never decrypted here
+        if entry.state != EntryState.FETCHING or fetch_stalled(entry, now=now)
+    ]
     queued.sort(key=MYINFO_CATEGORIES.index)
     if queued:
+        # One UPDATE for all of them (a login or a refresh queues up to twelve).
+        CategoryEntry.objects.filter(resident=resident, category__in=queued).update(
+            state=EntryState.FETCHING,
+            requested_at=now,
+            resent_at=None,
+            attempts=0,
+            last_error_code="",
+            proxy_registration=Case(
+                When(category__in=MEDICAL_CATEGORIES, then=Value(proxy_registration)), default=Value("")
+            ),
+            updated_at=now,
+        )
         # robust: whatever else goes wrong while sending must not undo a login.
         transaction.on_commit(
             partial(_fetches_send, resident_id=resident.pk, categories=queued, requested_at=now), robust=True
@@ -184,9 +181,10 @@ def category_fetch(*, resident_id: int, category: str, requested_at: datetime | 
     raised again, so the task retries; every other outcome is final and recorded in the entry.
     """
     _checked_categories([category])
-    resident = Resident.objects.filter(pk=resident_id).first()
-    if resident is None:
+    row = _FETCH_RESIDENT_READ.one([resident_id])
+    if row is None:
         return "gone"  # the user folder was closed; its entries went with it
+    (resident,) = row
     agency = agency_for_category(category)
     attempt = _attempt_begin(resident=resident, category=category, agency=agency, requested_at=requested_at)
     if attempt is None:
@@ -265,32 +263,43 @@ def _fetch_error(exc: AgencyError) -> str:
     return _CLIENT_ERRORS.get(exc.code, FetchError.REFUSED)
 
 
-@transaction.atomic
 def _attempt_begin(
     *, resident: Resident, category: str, agency: AgencyInfo, requested_at: datetime | None
 ) -> tuple[datetime, str] | None:
     """Records an attempt and returns its start and the registered proxy who asked ("" for none); None
     when a later attempt already ended the request."""
     now = timezone.now()
-    entry, _ = CategoryEntry.objects.select_for_update().get_or_create(
-        resident=resident,
-        category=category,
-        defaults={"agency_id": agency.id, "requested_at": requested_at or now},
-    )
+    # The entry locked, checked and updated (or made) in one statement, which commits by itself.
     ended = (
-        requested_at is not None
-        and entry.state in (EntryState.DONE, EntryState.QUARANTINED)
-        and entry.last_attempt_at is not None
-        and entry.last_attempt_at >= requested_at
+        " WHERE e.state NOT IN (%s, %s) OR e.last_attempt_at IS NULL OR e.last_attempt_at < %s"
+        if requested_at is not None
+        else ""
     )
-    if ended:
+    row = _entry_upsert(
+        CategoryEntry(
+            resident=resident,
+            category=category,
+            agency_id=agency.id,
+            state=EntryState.FETCHING,
+            requested_at=requested_at or now,
+            last_attempt_at=now,
+            attempts=1,
+        ),
+        update=("agency_id", "state", "last_attempt_at", "updated_at"),
+        also="attempts = e.attempts + 1",
+        where=ended,
+        params=[
+            EntryState.DONE.value,
+            EntryState.QUARANTINED.value,
+            connection.ops.adapt_datetimefield_value(requested_at),
+        ]
+        if requested_at is not None
+        else [],
+        returning="proxy_registration",
+    )
+    if row is None:
         return None
-    entry.agency_id = agency.id
-    entry.state = EntryState.FETCHING
-    entry.last_attempt_at = now
-    entry.attempts = F("attempts") + 1
-    entry.save(update_fields=["agency_id", "state", "last_attempt_at", "attempts", "updated_at"])
-    return now, entry.proxy_registration
+    return now, row[0]
 
 
 def _attempt_failed(*, resident: Resident, category: str, started_at: datetime, error: str) -> None:
@@ -303,21 +312,21 @@ def _attempt_failed(*, resident: Resident, category: str, started_at: datetime, 
     )
 
 
-@transaction.atomic
 def _store(*, resident: Resident, answer: SelfInformation) -> None:
+    """The answer as the entry's data (encrypted by the field), in one statement that commits by itself."""
     now = timezone.now()
-    entry, _ = CategoryEntry.objects.select_for_update().get_or_create(
-        resident=resident, category=answer.category, defaults={"agency_id": answer.agency_id}
-    )
-    entry.payload = json.dumps(answer.data, ensure_ascii=False, separators=(",", ":"))
-    entry.as_of = answer.as_of
-    entry.fetched_at = now
-    entry.expires_at = now + timedelta(seconds=settings.MYINFO_CACHE_SECONDS)
-    entry.state = EntryState.DONE
-    entry.last_error_code = ""
-    entry.consecutive_failures = 0
-    entry.save(
-        update_fields=[
+    _entry_upsert(
+        CategoryEntry(
+            resident=resident,
+            category=answer.category,
+            agency_id=answer.agency_id,
+            state=EntryState.DONE,
+            payload=json.dumps(answer.data, ensure_ascii=False, separators=(",", ":")),
+            as_of=answer.as_of,
+            fetched_at=now,
+            expires_at=now + timedelta(seconds=settings.MYINFO_CACHE_SECONDS),
+        ),
+        update=(
             "payload",
             "as_of",
             "fetched_at",
@@ -326,8 +335,51 @@ def _store(*, resident: Resident, answer: SelfInformation) -> None:
             "last_error_code",
             "consecutive_failures",
             "updated_at",
-        ]
+        ),
     )
+
+
+# A fetch runs these on every call, hundreds a second in a full refresh of many residents: fixed SQL written
+# once per process (portal/core/rows.py) instead of QuerySets compiled every time (bench/README.md, issue 4).
+# The resident's columns a fetch uses, the My Number among them, for the agency's code.
+_FETCH_RESIDENT_COLUMNS = Columns(Resident, "r", ("id", "name", "birth_date", "my_number"))
+_FETCH_RESIDENT_READ = FixedRead(
+    (_FETCH_RESIDENT_COLUMNS,), lambda: f"FROM {_FETCH_RESIDENT_COLUMNS.table} WHERE r.id = %s"
+)
+_ENTRY_FIELDS = [f for f in CategoryEntry._meta.concrete_fields if not f.primary_key]
+
+
+@lru_cache(maxsize=8)
+def _entry_upsert_sql(update: tuple[str, ...], also: str, where: str, returning: str) -> str:
+    quote = connection.ops.quote_name
+    column = {f.name: quote(f.column) for f in _ENTRY_FIELDS}
+    assignments = [f"{column[name]} = EXCLUDED.{column[name]}" for name in update]
+    placeholders = ", ".join(["%s"] * len(_ENTRY_FIELDS))
+    return (
+        f"INSERT INTO {quote(CategoryEntry._meta.db_table)} AS e "  # noqa: S608 -- names from the model
+        f"({', '.join(column[f.name] for f in _ENTRY_FIELDS)}) VALUES ({placeholders}) "
+        f"ON CONFLICT ({column['resident']}, {column['category']}) "
+        f"DO UPDATE SET {', '.join([*assignments, *([also] if also else [])])}{where} RETURNING {returning}"
+    )
+
+
+def _entry_upsert(
+    entry: CategoryEntry,
+    *,
+    update: tuple[str, ...],
+    also: str = "",
+    where: str = "",
+    params: list[Any] | None = None,
+    returning: str = "1",
+) -> tuple[Any, ...] | None:
+    """INSERT the entry, or on the (resident, category) constraint SET the ``update`` fields to its values
+    (and ``also``, SQL on the row as ``e``) where ``where`` holds; the RETURNING row, None when ``where``
+    refused. The values are prepared as ``save()`` prepares them (the payload encrypted, ``auto_now``)."""
+    sql = _entry_upsert_sql(update, also, where, returning)
+    values = [f.get_db_prep_save(f.pre_save(entry, add=True), connection) for f in _ENTRY_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, *(params or [])])
+        return cursor.fetchone()
 
 
 @transaction.atomic

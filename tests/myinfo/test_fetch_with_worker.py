@@ -111,17 +111,19 @@ def test_an_agency_outage_fails_its_category_alone_and_recovers(
     try:
         with worker(environment, queue, tmp_path / "worker.log"):
             myinfo_refresh_start(resident=misaki, categories=SERVED)
-            wait_until(
-                lambda: (
+
+            def outage_shown() -> bool:
+                # Read together: a retry's back-off may be 0 s with jitter, and a retry that has begun
+                # says "fetching" again, so a card read after the state was seen could already say that.
+                cards = {c.category: c for c in myinfo_overview(resident=misaki, now=dt.datetime.now(dt.UTC))}
+                return (
                     _state(misaki, "household") == (EntryState.DONE, "")
                     and _state(misaki, "child_allowance") == (EntryState.FAILED, FetchError.UNAVAILABLE)
-                ),
-                timeout=TIMEOUT,
-                what="household to arrive and child allowance to fail",
-            )
+                    and cards["child_allowance"].error_code == FetchError.UNAVAILABLE
+                )
+
+            wait_until(outage_shown, timeout=TIMEOUT, what="household to arrive and child allowance to fail")
             assert myinfo_payload(resident=misaki, category="child_allowance") is None
-            cards = {c.category: c for c in myinfo_overview(resident=misaki, now=dt.datetime.now(dt.UTC))}
-            assert cards["child_allowance"].error_code == FetchError.UNAVAILABLE
 
             portal_to_agency.clear_faults("municipal-child")
             # The task retries with back-off; once the agency is back, a retry brings the data.
