@@ -95,9 +95,10 @@ def running_worker(
                 process.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def celery_worker(worker_environment, tmp_path_factory) -> Iterator[subprocess.Popen]:
-    """One real worker consuming every queue the portal declares, started once for the session."""
+    """One real worker consuming every queue the portal declares, for one module only: alive for the rest
+    of the session, it took tasks that later tests queued and ran them against tables being emptied."""
     log_path = tmp_path_factory.mktemp("celery") / "worker.log"
     with running_worker(worker_environment, queues=QUEUES, name="test-worker", log_path=log_path) as process:
         wait_until(
