@@ -236,15 +236,17 @@ CELERY_BEAT_SCHEDULE = {
     "consents-expire": {"task": "consents.expire", "schedule": timedelta(minutes=10)},
     "purge-signing-requests": {"task": "identity.purge_signing_requests", "schedule": timedelta(hours=1)},
     "history-partitions": {"task": "history.ensure_partitions", "schedule": timedelta(hours=24)},
-    # 00:10 each day in TIME_ZONE (Celery follows Django's Asia/Tokyo): yesterday is over by then.
-    "history-daily-root": {"task": "history.publish_daily_root", "schedule": crontab(hour=0, minute=10)},
+    # At 10 past every hour in TIME_ZONE (Celery follows Django's Asia/Tokyo): from 00:10 yesterday's root,
+    # and the runs after it make up for one lost with the broker (a made root is found, one query).
+    "history-daily-root": {"task": "history.publish_daily_root", "schedule": crontab(minute=10)},
     "myinfo-purge-expired": {"task": "myinfo.purge_expired", "schedule": timedelta(minutes=10)},
     # Pushes held for quiet hours (or a deferred disclosure) go out within a minute of falling due.
     "notify-release-held": {"task": "notify.release_held", "schedule": timedelta(minutes=1)},
     # Webhook retries fall due here (long back-offs wait in the database), and lost deliveries are resent.
     "notices-send-due-webhooks": {"task": "notices.send_due_webhooks", "schedule": timedelta(minutes=1)},
-    # 09:00 JST: reminders of deadlines a few business days ahead (notices.reminders).
-    "notices-reminders": {"task": "notices.send_reminders", "schedule": crontab(hour=9, minute=0)},
+    # Hourly from 09:00 to 20:00 JST: reminders of deadlines a few business days ahead (notices.reminders),
+    # each resident once; the later runs make up for a lost one, and nobody is reminded at night.
+    "notices-reminders": {"task": "notices.send_reminders", "schedule": crontab(hour="9-20", minute=0)},
 }
 
 # Sessions: server-side, idle timeout for the desk-terminal case (SPEC 4).

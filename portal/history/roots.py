@@ -10,6 +10,7 @@ holds no personal data: no public id, no name, only counts and hashes (docs/hist
 import base64
 import datetime as dt
 import hashlib
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +30,8 @@ from portal.core.errors import PortalError
 from portal.core.keyfiles import private_key_read
 from portal.history.models import DailyRoot, ReleaseRecord
 from portal.identity.models import Resident
+
+logger = logging.getLogger(__name__)
 
 JST = ZoneInfo("Asia/Tokyo")
 SIGNED_PREFIX = "myna-portal:history-root:v1"
@@ -158,6 +161,37 @@ def daily_root_publish(*, day: dt.date) -> DailyRoot:
     except IntegrityError:
         # Another worker published the same day first; theirs stands.
         return DailyRoot.objects.get(day=day)
+
+
+# How far back a run makes up for days whose run was lost; older gaps stay gaps and are logged.
+CATCH_UP_DAYS = 7
+
+
+def daily_roots_publish_due(*, today: dt.date | None = None) -> list[DailyRoot]:
+    """Yesterday's root (made now, or the one made before), and those of the days before it that have none
+    since the last one published (a run lost with the broker, a beat that was down at 00:10), oldest first,
+    at most CATCH_UP_DAYS.
+
+    A root made late still covers only its own day's records; ``created_at`` shows that it came late.
+    """
+    today = today or timezone.localdate(timezone=JST)
+    yesterday = today - dt.timedelta(days=1)
+    last = DailyRoot.objects.filter(day__lt=today).order_by("-day").values_list("day", flat=True).first()
+    first = yesterday if last is None else min(last + dt.timedelta(days=1), yesterday)
+    oldest = yesterday - dt.timedelta(days=CATCH_UP_DAYS - 1)
+    if first < oldest:
+        logger.error(
+            "daily roots of %s to %s missing: too old to publish now", first, oldest - dt.timedelta(days=1)
+        )
+        first = oldest
+    published = []
+    day = first
+    while day <= yesterday:
+        if day < yesterday:
+            logger.warning("daily root of %s published late", day)
+        published.append(daily_root_publish(day=day))
+        day += dt.timedelta(days=1)
+    return published
 
 
 def daily_root_problems(root: DailyRoot) -> list[str]:

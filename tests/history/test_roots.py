@@ -115,10 +115,37 @@ def test_the_task_publishes_yesterday_once(history):
     first = tasks.publish_daily_root()
     second = tasks.publish_daily_root()
     yesterday = TODAY - dt.timedelta(days=1)
-    assert first == second == {"day": yesterday.isoformat(), "root_hash": DailyRoot.objects.get().root_hash}
+    root_hash = DailyRoot.objects.get().root_hash
+    assert first == second == {"day": yesterday.isoformat(), "root_hash": root_hash, "late": []}
 
 
-def test_beat_publishes_the_root_every_day(settings):
+def test_days_whose_run_was_lost_are_published_late_oldest_first(history, caplog):
+    roots.daily_root_publish(day=DAY - dt.timedelta(days=3))
+    published = roots.daily_roots_publish_due(today=TODAY)
+    days = [DAY - dt.timedelta(days=2), DAY - dt.timedelta(days=1), DAY, TODAY - dt.timedelta(days=1)]
+    assert [root.day for root in published] == days
+    assert DailyRoot.objects.count() == 5
+    # A late root covers its own day only: the same as one made on time.
+    assert DailyRoot.objects.get(day=DAY).root_hash == roots.daily_root_compute(day=DAY).root_hash
+    assert "published late" in caplog.text
+    assert roots.daily_roots_publish_due(today=TODAY) == [DailyRoot.objects.get(day=TODAY - dt.timedelta(1))]
+
+
+def test_catching_up_goes_back_a_week_at_most(db, caplog):
+    roots.daily_root_publish(day=TODAY - dt.timedelta(days=30))
+    published = roots.daily_roots_publish_due(today=TODAY)
+    assert [root.day for root in published] == [
+        TODAY - dt.timedelta(days=n) for n in range(roots.CATCH_UP_DAYS, 0, -1)
+    ]
+    assert "missing: too old to publish now" in caplog.text
+    assert not DailyRoot.objects.filter(day=TODAY - dt.timedelta(days=roots.CATCH_UP_DAYS + 1)).exists()
+
+
+def test_a_first_run_publishes_yesterday_only(history):
+    assert [root.day for root in roots.daily_roots_publish_due(today=TODAY)] == [TODAY - dt.timedelta(1)]
+
+
+def test_beat_asks_for_the_root_every_hour(settings):
     from celery.schedules import crontab
 
     from portal.celery import app
@@ -126,7 +153,7 @@ def test_beat_publishes_the_root_every_day(settings):
     entry = next(
         e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "history.publish_daily_root"
     )
-    assert entry["schedule"] == crontab(hour=0, minute=10)
+    assert entry["schedule"] == crontab(minute=10)  # runs after a lost one make it up within the hour
     assert "history.publish_daily_root" in app.tasks
 
 
