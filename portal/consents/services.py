@@ -10,6 +10,7 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError
@@ -536,6 +537,27 @@ def consent_firm_tell_send_again(consent: Consent, *, now: dt.datetime) -> str:
     Consent.objects.filter(pk=consent.pk).update(firm_tell_tried_at=now)
     tell_firm_consent_ended.delay(consent_id=consent.pk)
     return SENT_AGAIN
+
+
+def consent_firm_tells_failed(*, firm_id: int) -> QuerySet[Consent]:
+    """Ended consents whose firm never took the message: retries ran out (firm_tell_failed_at)."""
+    return Consent.objects.filter(
+        firm_id=firm_id, firm_told_at__isnull=True, firm_tell_failed_at__isnull=False
+    )
+
+
+@transaction.atomic
+def consent_firm_tells_retry(*, firm_id: int) -> int:
+    """Staff, once the firm says its callback works again: every message it missed is sent afresh, with
+    the task's full run of retries (the lost-task sweep watches them again). How many were queued."""
+    from portal.consents.tasks import tell_firm_consent_ended  # the task module imports this one
+
+    now = timezone.now()
+    ids = list(consent_firm_tells_failed(firm_id=firm_id).select_for_update().values_list("pk", flat=True))
+    Consent.objects.filter(pk__in=ids).update(firm_tell_failed_at=None, firm_tell_tried_at=now)
+    for consent_id in ids:
+        transaction.on_commit(partial(tell_firm_consent_ended.delay, consent_id=consent_id))
+    return len(ids)
 
 
 def consent_firm_tell_gave_up(*, consent_id: int) -> None:

@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from portal.consents.services import consent_firm_tells_failed, consent_firm_tells_retry
 from portal.core.errors import PortalError
 from portal.firms import services
 from portal.firms.models import ControllerChange, Firm, FirmClient, FirmEvent, FirmPurpose
@@ -119,9 +120,18 @@ class FirmAdmin(admin.ModelAdmin):
         "suspended_at",
         "applied_at",
         "controller_change_link",
+        "consent_ends_not_taken",
     )
     inlines = (FirmPurposeInline, FirmClientInline, ControllerChangeInline, FirmEventInline)
-    actions = ("approve", "reject", "allow_production", "suspend", "unsuspend", "record_controller_change")
+    actions = (
+        "approve",
+        "reject",
+        "allow_production",
+        "suspend",
+        "unsuspend",
+        "record_controller_change",
+        "resend_consent_ends",
+    )
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -135,6 +145,16 @@ class FirmAdmin(admin.ModelAdmin):
             return ""
         url = reverse("admin:firms_firm_controller_change", args=[obj.pk])
         return format_html('<a href="{}">事業者の変更（合併・事業譲渡）を記録する</a>', url)
+
+    @admin.display(description="同意終了の通知（届かず）")
+    def consent_ends_not_taken(self, obj: Firm) -> str:
+        # A count only: which residents' consents ended is not the staff's to read here.
+        if not obj.pk:
+            return ""
+        count = consent_firm_tells_failed(firm_id=obj.pk).count()
+        if not count:
+            return "なし"
+        return f"{count} 件（再試行が尽きました。事業者の受信先が直ったら「同意終了の通知を送り直す」）"
 
     def get_urls(self):
         return [
@@ -171,6 +191,11 @@ class FirmAdmin(admin.ModelAdmin):
     @admin.action(description="停止を解除する", permissions=["change"])
     def unsuspend(self, request, queryset):
         self._decide_each(request, queryset, services.firm_unsuspend, "再開しました")
+
+    @admin.action(description="同意終了の通知を送り直す（届かなかったもの）", permissions=["change"])
+    def resend_consent_ends(self, request, queryset):
+        queued = sum(consent_firm_tells_retry(firm_id=firm.pk) for firm in queryset)
+        messages.success(request, f"同意終了の通知 {queued} 件を送り直します。")
 
     # --- decisions with a reason ---------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from notices.models import Notice
@@ -115,6 +116,40 @@ def test_a_callback_sent_again_reaches_the_firm_once(
     assert tasks.tell_firm_consent_ended.run(consent_id=consent.pk) is True  # the original, late
     assert len(callbacks_received) == 1
     assert sweep(TOLD, later(3)) == {}
+
+
+def test_staff_see_how_many_ends_the_firm_missed_and_send_them_again_once(
+    firm, staff, client, callbacks_received, eager, django_capture_on_commit_callbacks
+):
+    missed, told = active_consent(firm, ResidentFactory()), active_consent(firm, ResidentFactory())
+    for consent in (missed, told):
+        _revoked_lost(consent, django_capture_on_commit_callbacks)
+    tasks.tell_firm_consent_ended.on_failure(
+        callbacks.FirmUnreachable("HTTP 503"), "t", (), {"consent_id": missed.pk}, None
+    )
+    Consent.objects.filter(pk=told.pk).update(firm_told_at=timezone.now())
+    client.force_login(staff)
+    page = client.get(reverse("admin:firms_firm_change", args=[firm.pk])).content.decode()
+    assert "1 件（再試行が尽きました" in page
+    assert missed.resident.name not in page and str(missed.public_id) not in page  # a count only
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/staff/admin/firms/firm/",
+            {"action": "resend_consent_ends", "_selected_action": [firm.pk]},
+            follow=True,
+        )
+    assert "同意終了の通知 1 件を送り直します" in response.content.decode()
+    assert len(callbacks_received) == 1  # the missed one; the told one not again
+    missed.refresh_from_db()
+    assert missed.firm_told_at is not None and missed.firm_tell_failed_at is None
+    assert services.consent_firm_tells_retry(firm_id=firm.pk) == 0  # nothing left to send
+    assert "なし" in client.get(reverse("admin:firms_firm_change", args=[firm.pk])).content.decode()
+
+
+def test_resending_for_a_firm_with_nothing_missed_queues_nothing(firm, queued):
+    assert services.consent_firm_tells_retry(firm_id=firm.pk) == 0
+    assert queued["told"] == []
 
 
 def test_the_callback_s_retries_wait_less_than_a_stall():
