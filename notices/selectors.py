@@ -150,33 +150,34 @@ def notice_list(
     return notices
 
 
-def _broadcast_version() -> str:
-    version = cache.get(BROADCAST_VERSION_KEY)
-    if version is None:
-        version = uuid.uuid4().hex
-        cache.add(BROADCAST_VERSION_KEY, version, timeout=None)
-        version = cache.get(BROADCAST_VERSION_KEY, version)
-    return version
-
-
 def _unread_key(resident_id: int) -> str:
-    return f"notices:unread:{resident_id}:{_broadcast_version()}"
+    return f"notices:unread:{resident_id}"
 
 
 def notice_unread_count(*, resident: Resident) -> int:
     """Unread, unarchived notices: one count query, then reused until something changes it.
 
-    Counted afresh on every page while the shared cache is unreachable: the header must not break a page.
+    Every page's header shows it, so a cached count is one round trip: the count is kept with the
+    broadcast version it was counted under, and both are read in one MGET; a new broadcast changes the
+    version and so outdates every resident's count at once. Counted afresh on every page while the shared
+    cache is unreachable: the header must not break a page.
     """
+    key = _unread_key(resident.pk)
     try:
-        key = _unread_key(resident.pk)
-        count = cache.get(key)
+        found = cache.get_many([BROADCAST_VERSION_KEY, key])
     except SHARED_CACHE_UNREACHABLE:
         return _unread_counted(resident)
-    if count is None:
-        count = _unread_counted(resident)
+    version, kept = found.get(BROADCAST_VERSION_KEY), found.get(key)
+    if version is not None and isinstance(kept, tuple) and kept[0] == version:
+        return kept[1]
+    with suppress(*SHARED_CACHE_UNREACHABLE):
+        if version is None:  # made before counting, so a broadcast meanwhile outdates this count
+            cache.add(BROADCAST_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+            version = cache.get(BROADCAST_VERSION_KEY)
+    count = _unread_counted(resident)
+    if version is not None:
         with suppress(*SHARED_CACHE_UNREACHABLE):
-            cache.set(key, count, timeout=conf("NOTICE_UNREAD_CACHE_SECONDS"))
+            cache.set(key, (version, count), timeout=conf("NOTICE_UNREAD_CACHE_SECONDS"))
     return count
 
 

@@ -55,6 +55,30 @@ def test_unread_count_is_one_query_then_cached(api, resident):
     assert notice_unread_count(resident=resident) == 2
 
 
+def test_a_cached_count_is_one_round_trip_to_the_cache(api, resident, monkeypatch):
+    from django.core.cache import cache
+
+    _send(api, resident, "a")
+    assert notice_unread_count(resident=resident) == 1  # counted and kept
+    calls: list[str] = []
+    for name in ("get", "get_many", "set", "add"):
+        original = getattr(cache, name)
+        monkeypatch.setattr(
+            cache, name, lambda *a, _n=name, _o=original, **k: (calls.append(_n), _o(*a, **k))[1]
+        )
+    with CaptureQueriesContext(connection) as queries:
+        assert notice_unread_count(resident=resident) == 1
+    assert calls == ["get_many"] and len(queries) == 0
+
+
+def test_a_count_kept_under_an_older_broadcast_version_is_counted_again(api, resident):
+    assert notice_unread_count(resident=resident) == 0
+    _send(api, resident, "a")  # forgets this resident's count
+    assert notice_unread_count(resident=resident) == 1
+    api.post_notice(notice_body({"type": "everyone"}), key="all")  # a new version for everyone
+    assert notice_unread_count(resident=resident) == 2
+
+
 def test_new_broadcast_updates_every_cached_count(api, resident):
     assert notice_unread_count(resident=resident) == 0
     api.post_notice(notice_body({"type": "everyone"}), key="all")
