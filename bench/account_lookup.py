@@ -127,8 +127,7 @@ def main() -> int:
             connections.close_all()  # this process only drives the load from here on
             # Warm-up: connections, the JWKS and the bank data in each worker; sizes the supply.
             interleaved_rounds(port, targets, rounds=1, seconds=1.0, bench=BENCH)
-            lookups.settle()
-            lookups.seconds = args.seconds
+            lookups.sized_for(args.seconds)
             rps = interleaved_rounds(port, targets, args.rounds, args.seconds, bench=BENCH)
             lookups.settle()
     except RuntimeError as error:

@@ -344,8 +344,7 @@ def main() -> int:
             # Warm-up: connections and caches in each worker; sizes the supplies.
             interleaved_rounds(port, targets, rounds=1, seconds=1.0, bench=BENCH)
             for phases in (token_phases, read_phases):
-                phases.settle()
-                phases.seconds = args.seconds
+                phases.sized_for(args.seconds)
             rps = interleaved_rounds(port, targets, args.rounds, args.seconds, bench=BENCH)
             token_phases.settle()
             read_phases.settle()

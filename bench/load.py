@@ -133,6 +133,11 @@ class PreparedPhases:
             rate = supply.used / (supply.last - supply.first)
             self.size = max(self.size, math.ceil(3 * rate * self.seconds))
 
+    def sized_for(self, seconds: float) -> None:
+        """After the warm-up: the coming phases last `seconds`, and their supply is sized for that."""
+        self.seconds = seconds
+        self.settle()
+
     def __call__(self) -> list[Source]:
         self.settle()
         self._supply = Supply(self.prepare(self.size))
