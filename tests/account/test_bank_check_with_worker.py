@@ -22,6 +22,7 @@ from tests.conftest import PEOPLE
 from tests.factories import ResidentFactory
 from tests.integration.conftest import (  # noqa: F401 -- fixtures used by name
     agency_simulator,
+    pointed_at,
     portal_to_agency,
     running_worker,
     wait_until,
@@ -37,12 +38,7 @@ def bank_worker(worker_environment, portal_to_agency, monkeypatch, tmp_path):  #
     queue = f"account-test-{uuid.uuid4().hex[:8]}"
     router = celery_app.amqp.router
     monkeypatch.setattr(router, "routes", [*prepare({"account.*": {"queue": queue}}), *router.routes])
-    environment = {
-        **worker_environment,
-        "AGENCY_BASE_URL": portal_to_agency.url,
-        "AGENCY_CLIENT_KEY": str(portal_to_agency.key_file),
-        "AGENCY_CLIENT_JWKS": str(portal_to_agency.jwks_file),
-    }
+    environment = pointed_at(worker_environment, portal_to_agency)
     with running_worker(
         environment,
         queues=(queue,),

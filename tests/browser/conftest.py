@@ -142,6 +142,7 @@ def page(context: BrowserContext) -> Page:
 # The agency simulator and a real worker beside the live portal, for pages that show agency data.
 from tests.integration.conftest import (  # noqa: E402, F401 -- fixtures used by name
     agency_simulator,
+    pointed_at,
     portal_to_agency,
     running_worker,
     worker_environment,
@@ -152,14 +153,9 @@ from tests.integration.conftest import (  # noqa: E402, F401 -- fixtures used by
 def agency_worker(worker_environment, portal_to_agency, tmp_path):  # noqa: F811
     """A worker like the Procfile's fetch worker, also taking the default queue (webhooks), pointed at the
     simulator of this run."""
-    environment = {
-        **worker_environment,
-        "AGENCY_BASE_URL": portal_to_agency.url,
-        "AGENCY_CLIENT_KEY": str(portal_to_agency.key_file),
-        "AGENCY_CLIENT_JWKS": str(portal_to_agency.jwks_file),
-        # What the web process calls itself (a test may set it to the live server): callbacks say it too.
-        "OIDC_ISSUER": django_settings.OIDC_ISSUER,
-    }
+    # OIDC_ISSUER: what the web process calls itself (a test may set it to the live server), which
+    # callbacks say too.
+    environment = pointed_at(worker_environment, portal_to_agency, OIDC_ISSUER=django_settings.OIDC_ISSUER)
     with running_worker(
         environment,
         queues=("fetch", "default"),

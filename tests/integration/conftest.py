@@ -52,6 +52,17 @@ def worker_environment(django_db_setup, django_db_blocker) -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
 
 
+def pointed_at(environment: dict[str, str], simulator: "AgencySimulator", **extra: str) -> dict[str, str]:
+    """A worker's environment that calls `simulator` as the agencies, with its client key."""
+    return {
+        **environment,
+        "AGENCY_BASE_URL": simulator.url,
+        "AGENCY_CLIENT_KEY": str(simulator.key_file),
+        "AGENCY_CLIENT_JWKS": str(simulator.jwks_file),
+        **extra,
+    }
+
+
 @contextmanager
 def running_worker(
     environment: dict[str, str],

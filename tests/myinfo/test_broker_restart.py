@@ -33,6 +33,7 @@ from tests.factories import ResidentFactory
 from tests.integration.conftest import (
     AgencySimulator,
     RedisServer,
+    pointed_at,
     running_redis,
     running_web,
     running_worker,
@@ -75,13 +76,7 @@ def slow_agencies(portal_to_agency) -> Iterator[AgencySimulator]:
 
 @pytest.fixture
 def environment(worker_environment, slow_agencies) -> dict[str, str]:
-    return {
-        **worker_environment,
-        "AGENCY_BASE_URL": slow_agencies.url,
-        "AGENCY_CLIENT_KEY": str(slow_agencies.key_file),
-        "AGENCY_CLIENT_JWKS": str(slow_agencies.jwks_file),
-        "AGENCY_HTTP_TIMEOUT_SECONDS": "30",
-    }
+    return pointed_at(worker_environment, slow_agencies, AGENCY_HTTP_TIMEOUT_SECONDS="30")
 
 
 def logged_in_session(user) -> str:

@@ -21,7 +21,7 @@ from portal.myinfo.selectors import CardState, myinfo_overview, myinfo_payload
 from portal.myinfo.services import myinfo_refresh_start
 from tests.conftest import PEOPLE
 from tests.factories import ResidentFactory
-from tests.integration.conftest import running_worker, wait_until
+from tests.integration.conftest import pointed_at, running_worker, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -42,12 +42,7 @@ def queue(monkeypatch) -> str:
 
 @pytest.fixture
 def environment(worker_environment, portal_to_agency) -> dict[str, str]:
-    return {
-        **worker_environment,
-        "AGENCY_BASE_URL": portal_to_agency.url,
-        "AGENCY_CLIENT_KEY": str(portal_to_agency.key_file),
-        "AGENCY_CLIENT_JWKS": str(portal_to_agency.jwks_file),
-    }
+    return pointed_at(worker_environment, portal_to_agency)
 
 
 @contextmanager

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from portal.myinfo.models import EntryState, FetchError
-from tests.integration.conftest import RedisServer, running_redis, wait_until
+from tests.integration.conftest import RedisServer, pointed_at, running_redis, wait_until
 from tests.myinfo.test_broker_restart import (
     OUTAGE_EN,
     OUTAGE_JA,
@@ -40,12 +40,7 @@ CATEGORY = "household"
 
 @pytest.fixture
 def environment(worker_environment, portal_to_agency) -> dict[str, str]:
-    return {
-        **worker_environment,
-        "AGENCY_BASE_URL": portal_to_agency.url,
-        "AGENCY_CLIENT_KEY": str(portal_to_agency.key_file),
-        "AGENCY_CLIENT_JWKS": str(portal_to_agency.jwks_file),
-    }
+    return pointed_at(worker_environment, portal_to_agency)
 
 
 @contextmanager

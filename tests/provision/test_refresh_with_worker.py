@@ -10,7 +10,7 @@ from portal.provision.services import PROVISION_AGENCY_ID
 from portal.provision.tasks import refresh_records
 from tests.conftest import PEOPLE
 from tests.factories import ResidentFactory
-from tests.integration.conftest import running_worker, wait_until
+from tests.integration.conftest import pointed_at, running_worker, wait_until
 from tests.provision.conftest import network_code
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -22,12 +22,7 @@ TIMEOUT = 60
 def worker_queue(worker_environment, portal_to_agency, tmp_path):
     """A worker of its own, on a queue of its own, pointed at this run's simulator through its environment."""
     queue = f"provision-test-{uuid.uuid4().hex[:8]}"
-    environment = {
-        **worker_environment,
-        "AGENCY_BASE_URL": portal_to_agency.url,
-        "AGENCY_CLIENT_KEY": str(portal_to_agency.key_file),
-        "AGENCY_CLIENT_JWKS": str(portal_to_agency.jwks_file),
-    }
+    environment = pointed_at(worker_environment, portal_to_agency)
     log_path = tmp_path / "worker.log"
     with running_worker(environment, queues=(queue,), name=queue, log_path=log_path) as process:
         yield queue
