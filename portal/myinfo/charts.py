@@ -15,7 +15,7 @@ from django.utils.safestring import SafeString, mark_safe
 from portal.myinfo.presentation import format_month, format_yen
 
 WIDTH, HEIGHT = 640, 240
-LEFT, RIGHT, TOP, BOTTOM = 64, 12, 16, 36
+LEFT, RIGHT, TOP, BOTTOM = 80, 12, 16, 36
 BAR = "#0017c1"  # design tokens: blue-900
 SHARE = "#ff7628"  # orange-600: the co-payment within the total
 BAND = "#c5f7e0"  # green-100: the reference range
@@ -51,14 +51,23 @@ def _svg(title: str, body: str) -> SafeString:
     )
 
 
-def _axis(max_value: float, label: str) -> str:
+def axis_yen(amount: float, language: str) -> str:
+    """A short amount for the axis, legible when a phone shrinks the chart: 12.5万円, ¥125k."""
+    if amount < 10_000:
+        return f"¥{amount:,.0f}" if language == "en" else f"{amount:,.0f}円"
+    if language == "en":
+        return f"¥{amount / 1000:,.0f}k"
+    return f"{amount / 10_000:,.1f}".rstrip("0").rstrip(".") + "万円"
+
+
+def _axis(max_value: float, language: str) -> str:
     bottom = HEIGHT - BOTTOM
     parts = [f'<line x1="{LEFT}" y1="{bottom}" x2="{WIDTH - RIGHT}" y2="{bottom}" stroke="{AXIS}"/>']
     for fraction in (0, 0.5, 1):
         y = bottom - fraction * (bottom - TOP)
         parts.append(
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" fill="{AXIS}">'
-            f"{escape(label.format(max_value * fraction))}</text>"
+            f"{escape(axis_yen(max_value * fraction, language))}</text>"
         )
     return "".join(parts)
 
@@ -94,10 +103,10 @@ def medical_expenses_chart(data: dict[str, Any], language: str) -> Chart | None:
             f"<g><title>{escape(tip)}</title>"
             f"{_bar(x, w, bottom, h_total, BAR)}{_bar(x, w, bottom, h_share, SHARE)}</g>"
         )
-        if number == 1 or index == 0:
+        # Each January is labelled with its year, and the first month too unless a January follows closely.
+        if number == 1 or (index == 0 and number < 10):
             bars.append(f'<text x="{x:.1f}" y="{bottom + 14}" fill="{AXIS}">{year}</text>')
     title = "医療費の推移（月別）" if language != "en" else "Medical expenses by month"
-    yen = "{:,.0f}円" if language != "en" else "¥{:,.0f}"
     highest = max(months, key=lambda m: totals[m][0])
     year, number = (int(p) for p in highest.split("-"))
     summary = (
@@ -107,7 +116,7 @@ def medical_expenses_chart(data: dict[str, Any], language: str) -> Chart | None:
         else f"{len(months)} months. Highest: {format_month(year, number, language)}, "
         f"{format_yen(totals[highest][0], language)}. Blue is the total cost, orange your share."
     )
-    return Chart(title=title, summary=summary, svg=_svg(title, _axis(peak, yen) + "".join(bars)))
+    return Chart(title=title, summary=summary, svg=_svg(title, _axis(peak, language) + "".join(bars)))
 
 
 def _checkup_chart(code: str, points: list[tuple[int, dict[str, Any]]], language: str) -> Chart:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from portal.celery import app as celery_app
 from portal.history.models import ReleaseRecord
 from portal.identity.models import Resident
+from portal.myinfo.charts import axis_yen
 from portal.myinfo.models import CategoryEntry, EntryState
 from portal.myinfo.presentation import era_year, format_date, format_scalar, format_yen
 from tests.helpers import login_with_card
@@ -106,6 +107,19 @@ def test_medical_expenses_chart_and_yen(client, hanako):
     body = client.get("/myinfo/medical_expenses/").content.decode()
     assert "<svg" in body and "医療費の推移（月別）" in body
     assert "41,200円" in body and "<script" not in body.split("<main", 1)[1].split("</main>", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("amount", "ja", "en"),
+    [
+        (0, "0円", "¥0"),
+        (9_800, "9,800円", "¥9,800"),
+        (41_200, "4.1万円", "¥41k"),
+        (1_250_000, "125万円", "¥1,250k"),
+    ],
+)
+def test_chart_axis_amounts_are_short_enough_for_a_phone(amount, ja, en):
+    assert (axis_yen(amount, "ja"), axis_yen(amount, "en")) == (ja, en)
 
 
 def test_checkup_chart_marks_values_out_of_range(client, hanako):
