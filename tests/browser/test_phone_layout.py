@@ -122,11 +122,14 @@ def test_resident_pages_fit_a_phone_in_both_languages(
     page = context.new_page()
     failed: list[str] = []  # a style sheet, script, icon or image the browser could not load
     page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    found = {}
     try:
+        page.goto(f"{live_server.url}/login/")  # the first page anyone sees, with its QR code
+        if problems := _layout_problems(page):
+            found["/login/ (ja)"] = problems
         first_login(page, live_server.url, portal_with_card_app, "suzuki-ichiro")
         page.goto(f"{live_server.url}/myinfo/")
         expect(page.locator('.category[data-state="fetching"]')).to_have_count(0, timeout=60_000)
-        found = {}
         for language in ("ja", "en"):
             context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
             for path in PAGES:
