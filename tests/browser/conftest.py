@@ -11,13 +11,15 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from django.conf import settings as django_settings
+from django.db import connections
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from simulators.cardapp import CardStore
@@ -100,6 +102,20 @@ def card_app(jpki_env: Jpki, live_server, tmp_path_factory) -> Iterator[CardApp]
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def off_playwright_thread[T](function: Callable[[], T]) -> T:
+    """Runs ORM calls in a thread of their own: Django refuses them in this one, where Playwright's event
+    loop runs (tests/browser/conftest.py). Its database connection is closed after."""
+
+    def run() -> T:
+        try:
+            return function()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
 
 
 @pytest.fixture

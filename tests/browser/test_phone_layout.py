@@ -1,7 +1,8 @@
 """Phone first (issue 2, item 11): every resident page fits a small phone's screen, in both languages.
 
 A 360 px wide touch screen (the narrowest common Android width), with agency data from a real worker so the
-wide pages (tables of medicines, checkups and tax) have their real content. On each page:
+wide pages (tables of medicines, checkups and tax) have their real content, and a status report from the
+municipality waiting in the inbox (the longest form a resident fills in). On each page:
 
 - everything the page asks for loads (no style sheet, script or icon answered with an error);
 - nothing makes the page itself scroll sideways: a wide table scrolls inside its own box;
@@ -12,11 +13,25 @@ wide pages (tables of medicines, checkups and tax) have their real content. On e
 from pathlib import Path
 
 import pytest
+from joserfc.jwk import ECKey
 from playwright.sync_api import Browser, Page, expect
 
+from notices.models import AgencyClient
 from portal.core.categories import MEDICAL, SELF_INFORMATION
-from tests.browser.conftest import EXPECT_TIMEOUT_MS, CardApp
+from portal.identity.models import Resident
+from tests.browser.conftest import EXPECT_TIMEOUT_MS, CardApp, off_playwright_thread
 from tests.browser.test_card_login import first_login
+from tests.notices.conftest import (
+    AGENCY_ID,
+    AUDIENCE,
+    CLIENT_ID,
+    AgencyAPI,
+    form_action,
+    notice_body,
+    pdf_attachment,
+    public_jwks,
+    to_resident,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -114,9 +129,24 @@ def _layout_problems(page: Page) -> list[str]:
     return page.evaluate(LAYOUT_PROBLEMS, MIN_TARGET_PX)
 
 
+def _status_report_sent() -> str:
+    """The municipality's status report (a form prefilled from the resident's data, with a PDF), sent
+    through the agency API as an agency sends it; its address."""
+    resident = Resident.objects.get()
+    key = ECKey.generate_key("P-256", private=True)
+    AgencyClient.objects.create(
+        client_id=CLIENT_ID, agency_id=AGENCY_ID, name="子育て支援課", jwks=public_jwks(key, "k1", "ES256")
+    )
+    body = notice_body(to_resident(resident), action=form_action(), attachments=[pdf_attachment()])
+    answer = AgencyAPI(key).post_notice(body)
+    assert answer.status_code == 201, answer.content
+    return f"/notices/{answer.json()['id']}/"
+
+
 def test_resident_pages_fit_a_phone_in_both_languages(
-    browser: Browser, live_server, portal_with_card_app: CardApp, agency_worker, tmp_path: Path
+    browser: Browser, live_server, portal_with_card_app: CardApp, agency_worker, settings, tmp_path: Path
 ):
+    settings.AGENCY_API_AUDIENCES = [AUDIENCE]
     context = browser.new_context(locale="ja-JP", **PHONE)
     context.set_default_timeout(EXPECT_TIMEOUT_MS)
     page = context.new_page()
@@ -130,9 +160,10 @@ def test_resident_pages_fit_a_phone_in_both_languages(
         first_login(page, live_server.url, portal_with_card_app, "suzuki-ichiro")
         page.goto(f"{live_server.url}/myinfo/")
         expect(page.locator('.category[data-state="fetching"]')).to_have_count(0, timeout=60_000)
+        notice = off_playwright_thread(_status_report_sent)
         for language in ("ja", "en"):
             context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
-            for path in PAGES:
+            for path in (*PAGES, notice):
                 answer = page.goto(f"{live_server.url}{path}")
                 status = answer.status if answer else None
                 assert status == 200, f"{path} ({language}): {status}"

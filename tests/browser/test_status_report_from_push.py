@@ -38,17 +38,15 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from django.db import connections
 from playwright.sync_api import BrowserContext, CDPSession, Page, expect, sync_playwright
 
 from bench.push_service import vapid_verified
-from tests.browser.conftest import CHROMIUM, EXPECT_TIMEOUT_MS, CardApp
+from tests.browser.conftest import CHROMIUM, EXPECT_TIMEOUT_MS, CardApp, off_playwright_thread
 from tests.browser.test_card_login import _approve, _open_card_app
 from tests.browser.test_status_report import (  # noqa: F401 -- sender_registered is a fixture
     PERSON,
@@ -326,20 +324,6 @@ def agency_worker(worker_trusts_the_push_service, agency_worker):
     return agency_worker
 
 
-def _off_playwright_thread[T](function: Callable[[], T]) -> T:
-    """Runs ORM calls in a thread of their own: Django refuses them in this one, where Playwright's event
-    loop runs (tests/browser/conftest.py). Its database connection is closed after."""
-
-    def run() -> T:
-        try:
-            return function()
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
-
-
 def _push_records() -> dict:
     """What the portal stored of the subscription and of the push it sent, and the notice it named."""
     from notices.models import Notice
@@ -456,7 +440,7 @@ def test_status_report_arrives_as_a_push_and_is_answered_from_the_notification(
 
     # What the portal recorded: her subscription (this browser's endpoint), and one push for the notice, sent.
     records = wait_until(
-        lambda: (r := _off_playwright_thread(_push_records))["status"] == "sent" and r,
+        lambda: (r := off_playwright_thread(_push_records))["status"] == "sent" and r,
         timeout=10,
         what="the delivery to be recorded as sent",
     )
