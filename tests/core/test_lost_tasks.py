@@ -27,6 +27,7 @@ EXPECTED_KINDS = {
     "myinfo.fetch",
     "myinfo.mislink_report",
     "notices.announce",
+    "notify.delivery",
     "provision.refresh",
     "proxies.insurer_registration",
     "proxies.insurer_withdrawal",
@@ -43,7 +44,11 @@ def test_one_beat_entry_sweeps_every_minute_on_the_default_queue():
     assert entry["schedule"] == timedelta(minutes=1)
     route = celery_app.amqp.router.route({}, recover_lost_tasks.name, (), {})
     assert route["queue"].name == QUEUE_DEFAULT
-    retired = {"myinfo.recover_stalled_fetches", "proxies.resend_insurer_registrations"}
+    retired = {
+        "myinfo.recover_stalled_fetches",
+        "proxies.resend_insurer_registrations",
+        "notify.release_held",
+    }
     assert not retired & {e["task"] for e in schedule}
 
 
