@@ -27,6 +27,7 @@ EXPECTED_KINDS = {
     "myinfo.fetch",
     "myinfo.mislink_report",
     "notices.announce",
+    "notices.webhook",
     "notify.delivery",
     "provision.refresh",
     "proxies.insurer_registration",
@@ -48,6 +49,7 @@ def test_one_beat_entry_sweeps_every_minute_on_the_default_queue():
         "myinfo.recover_stalled_fetches",
         "proxies.resend_insurer_registrations",
         "notify.release_held",
+        "notices.send_due_webhooks",
     }
     assert not retired & {e["task"] for e in schedule}
 
