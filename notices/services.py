@@ -16,7 +16,6 @@ import random
 import re
 import time
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import httpx
@@ -53,7 +52,7 @@ from notices.selectors import (
 )
 from portal.agencies.codes import agency_code, agency_registry
 from portal.core.errors import PortalError
-from portal.core.lost_tasks import SENT_AGAIN
+from portal.core.lost_tasks import RELEASED, SENT_AGAIN, lost_task_stall
 from portal.history.models import Channel
 from portal.history.services import Actor, release_record
 from portal.identity.models import CardCertificate, Resident
@@ -65,8 +64,6 @@ from portal.proxies.scopes import NOTICES_ANSWER
 logger = logging.getLogger(__name__)
 
 RESPOND_ACT = "notice.respond"
-# How long a queued delivery task may take to start before the sweep queues the delivery again.
-WEBHOOK_LEASE = dt.timedelta(minutes=5)
 # Codes indexed on the fly when a look-up misses; more than this is the management command's work.
 LAZY_FILL_MAX = 10_000
 AGENCY_CODE = re.compile(r"[A-Z2-7]{26}")
@@ -912,8 +909,8 @@ def _delivery_create(
         "response": response_document(response, answers),
     }
     delivery.payload = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    # The task queued after commit holds the lease; if it is lost, the sweep sends when the lease ends.
-    delivery.next_attempt_at = timezone.now() + WEBHOOK_LEASE
+    # The task queued after commit has a stall to attempt it; if it is lost, the lost-task sweep sends then.
+    delivery.next_attempt_at = timezone.now() + lost_task_stall()
     delivery.save()
     return delivery
 
@@ -1007,7 +1004,7 @@ def webhook_attempt(*, delivery_id: int) -> AttemptOutcome:
             )
         else:
             retry_in = webhook_backoff(delivery.attempts)
-            # The next attempt is the sweep's (webhook_send_due) once this time has come.
+            # The next attempt is queued by the lost-task sweep (webhook_send_again) once this time has come.
             delivery.state = DeliveryState.RETRYING
             delivery.next_attempt_at = timezone.now() + dt.timedelta(seconds=retry_in)
         delivery.save()
@@ -1021,28 +1018,35 @@ def webhook_retry(*, delivery_id: int) -> WebhookDelivery:
     if delivery.state != DeliveryState.DELIVERED:
         delivery.state = DeliveryState.PENDING
         delivery.attempts = 0
-        delivery.next_attempt_at = timezone.now() + WEBHOOK_LEASE
+        delivery.next_attempt_at = timezone.now() + lost_task_stall()
         delivery.save(update_fields=["state", "attempts", "next_attempt_at"])
         transaction.on_commit(lambda: _queue_delivery(delivery.pk), robust=True)
     return delivery
 
 
-def webhook_send_due(*, now: dt.datetime | None = None, limit: int = 1000) -> int:
-    """Queues the deliveries whose next attempt is due (retries, and tasks that were lost).
-
-    Each is leased (its next attempt moved a lease ahead) as it is queued, so a sweep that runs again
-    before the task does queues it only once. Run by the beat every minute: long back-offs wait here,
-    in the database, not as delayed messages a broker might redeliver.
-    """
-    now = now or timezone.now()
-    with transaction.atomic():
-        due = list(
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
-            .filter(state__in=[DeliveryState.PENDING, DeliveryState.RETRYING], next_attempt_at__lte=now)
-            .order_by("next_attempt_at")
-            .values_list("pk", flat=True)[:limit]
+def webhooks_owed(*, cutoff: dt.datetime, now: dt.datetime) -> QuerySet[WebhookDelivery]:
+    """Deliveries whose next attempt is due: a retry whose back-off is over, or a delivery whose queued
+    task did not attempt it within a stall (``next_attempt_at`` is a stall after it was queued: the task
+    was lost). The lost-task sweep's kind ``notices.webhook``; delivered and dead ones are never owed."""
+    return (
+        WebhookDelivery.objects.filter(
+            state__in=[DeliveryState.PENDING, DeliveryState.RETRYING], next_attempt_at__lte=now
         )
-        WebhookDelivery.objects.filter(pk__in=due).update(next_attempt_at=now + WEBHOOK_LEASE)
-        for delivery_id in due:
-            transaction.on_commit(partial(_queue_delivery, delivery_id), robust=True)
-    return len(due)
+        .only("pk", "state")  # the payload is never decrypted here
+        .order_by("next_attempt_at")
+    )
+
+
+def webhook_send_again(delivery: WebhookDelivery, *, now: dt.datetime) -> str:
+    """Queues the delivery's next attempt, its next attempt moved a stall ahead so the next sweep waits.
+
+    Long back-offs wait here, in the database, not as delayed messages a broker might redeliver. A copy
+    of the task that turns up late does nothing to a delivered delivery, and the agency recognises a
+    repeated event by its id. A retry whose back-off ended is routine (:data:`RELEASED`); a delivery
+    never attempted lost its task. (A retry whose queued task was lost again counts as released.)
+    """
+    from notices.tasks import deliver_webhook
+
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=now + lost_task_stall())
+    deliver_webhook.delay(delivery.pk)
+    return RELEASED if delivery.state == DeliveryState.RETRYING else SENT_AGAIN

@@ -29,14 +29,9 @@ def announce_notice(notice_id: int) -> int:
     time_limit=60,
 )
 def deliver_webhook(delivery_id: int) -> str:
-    """One attempt. A failure leaves the delivery "retrying" until its back-off ends; the beat's sweep
-    (send_due_webhooks) queues it then, and the service dead-letters it after the last attempt."""
+    """One attempt. A failure leaves the delivery "retrying" until its back-off ends; the lost-task sweep
+    (kind notices.webhook) queues it then, and the service dead-letters it after the last attempt."""
     return services.webhook_attempt(delivery_id=delivery_id).state
-
-
-@shared_task(name="notices.send_due_webhooks", soft_time_limit=50, time_limit=60)
-def send_due_webhooks() -> int:
-    return services.webhook_send_due()
 
 
 @shared_task(name="notices.send_reminders", soft_time_limit=3000, time_limit=3600)

@@ -231,7 +231,9 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-crl": {"task": "identity.refresh_crl", "schedule": timedelta(minutes=30)},
     "end-expired-proxies": {"task": "proxies.end_expired", "schedule": timedelta(hours=1)},
     # Owed work whose task the broker lost (portal.core.lost_tasks): fetches, reports, bank checks, mails,
-    # callbacks, registrations with the medical insurer; sent again, or given up, once stalled.
+    # callbacks, registrations with the medical insurer, notifications, webhook deliveries; sent again, or
+    # given up, once stalled. Also, within a minute of falling due, pushes held for quiet hours and webhook
+    # retries whose back-off ended (long waits are kept in the database, not in the broker).
     "core-recover-lost-tasks": {"task": "core.recover_lost_tasks", "schedule": timedelta(minutes=1)},
     "consents-expire": {"task": "consents.expire", "schedule": timedelta(minutes=10)},
     "purge-signing-requests": {"task": "identity.purge_signing_requests", "schedule": timedelta(hours=1)},
@@ -240,10 +242,6 @@ CELERY_BEAT_SCHEDULE = {
     # and the runs after it make up for one lost with the broker (a made root is found, one query).
     "history-daily-root": {"task": "history.publish_daily_root", "schedule": crontab(minute=10)},
     "myinfo-purge-expired": {"task": "myinfo.purge_expired", "schedule": timedelta(minutes=10)},
-    # Pushes held for quiet hours (or a deferred disclosure) go out within a minute of falling due.
-    "notify-release-held": {"task": "notify.release_held", "schedule": timedelta(minutes=1)},
-    # Webhook retries fall due here (long back-offs wait in the database), and lost deliveries are resent.
-    "notices-send-due-webhooks": {"task": "notices.send_due_webhooks", "schedule": timedelta(minutes=1)},
     # Hourly from 09:00 to 20:00 JST: reminders of deadlines a few business days ahead (notices.reminders),
     # each resident once; the later runs make up for a lost one, and nobody is reminded at night.
     "notices-reminders": {"task": "notices.send_reminders", "schedule": crontab(hour="9-20", minute=0)},

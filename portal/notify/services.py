@@ -3,7 +3,8 @@ the content itself (no name, no title, no sender in a push or a mail), and never
 
 notify_resident makes one Delivery per device or mailbox and queues the due ones after commit, as one
 batch; the worker sends a batch (send_deliveries), and a delivery to be tried again on its own
-(send_delivery); the beat releases held ones when they fall due. Every step is safe to run twice: a
+(send_delivery); the lost-task sweep (portal.core.lost_tasks, kind ``notify.delivery``) queues held ones
+when they fall due, and again queued ones lost on the way to a worker. Every step is safe to run twice: a
 delivery that is no longer queued is not sent again.
 """
 
@@ -28,11 +29,12 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.db import transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from portal.core.crypto import lookup_hash
 from portal.core.errors import PortalError
+from portal.core.lost_tasks import RELEASED, SENT_AGAIN
 from portal.identity.models import Resident
 from portal.notify import mail, webpush
 from portal.notify.categories import CATEGORY_CODES, KINDS, kind_text, title_text
@@ -49,9 +51,10 @@ MAX_ENDPOINT_LENGTH = 1024
 MAX_DEVICES = 10
 #: Final failures in a row after which a subscription is dropped (a 404 or 410 drops it at once).
 MAX_PUSH_FAILURES = 10
-#: A delivery queued this long ago and still not sent was lost on the way to a worker: queue it again.
-STALLED_AFTER = dt.timedelta(hours=1)
-RELEASE_BATCH = 1000
+#: Deliveries one lost-task sweep queues (a minute's worth when quiet hours end for many at once), and
+#: how many one UPDATE marks.
+SWEEP_DELIVERIES = 20_000
+SWEEP_UPDATE_CHUNK = 1000
 #: Deliveries one send_deliveries task takes. A task has fixed costs (the broker's round trip, a database
 #: connection, reading the batch, one commit) that a batch shares; a notify_resident call's deliveries (one
 #: per device and one mail) always fit in one.
@@ -723,6 +726,7 @@ def _mail(delivery: Delivery, preference: NotificationPreference) -> _Attempt:
 def _attempts_record(attempts: list[_Attempt]) -> None:
     """Writes a batch's outcomes (the caller's transaction makes them one commit): the sent ones in one
     UPDATE (each with its own sent_at), the devices that answered in another, the rarer rest one by one."""
+    now = timezone.now()
     sent = [a for a in attempts if a.status == DeliveryStatus.SENT]
     if sent:
         Delivery.objects.filter(pk__in=[a.delivery.pk for a in sent]).update(
@@ -733,8 +737,10 @@ def _attempts_record(attempts: list[_Attempt]) -> None:
         )
     for a in attempts:
         if a.status != DeliveryStatus.SENT:
-            _record(a.delivery, a.status, error_code=a.error_code, attempted=a.attempted, due_at=a.due_at)
-    now = timezone.now()
+            # A try to be repeated is a sign of life: the lost-task sweep waits a whole stall from it, so
+            # a delivery between its retries is never taken for lost.
+            due_at = now if a.retry is not None else a.due_at
+            _record(a.delivery, a.status, error_code=a.error_code, attempted=a.attempted, due_at=due_at)
     answered = {
         s.pk
         for a in attempts
@@ -810,7 +816,13 @@ def deliveries_send(*, delivery_ids: list[int], seconds: float = SEND_BATCH_SECO
         with transaction.atomic():
             _attempts_record(attempts)
             _retry_on_commit([a.delivery.pk for a in attempts if a.retry is not None])
-            _queue_on_commit([d.pk for d in waiting[len(attempts) :]])
+            left_ids = [d.pk for d in waiting[len(attempts) :]]
+            if left_ids:
+                # Queued again, at the back of the queue: the lost-task sweep waits a stall from now.
+                Delivery.objects.filter(pk__in=left_ids, status=DeliveryStatus.QUEUED).update(
+                    due_at=timezone.now()
+                )
+            _queue_on_commit(left_ids)
     for attempt in attempts:
         status = attempt.status or DeliveryStatus.QUEUED
         counts[status] = counts.get(status, 0) + 1
@@ -830,32 +842,31 @@ def delivery_gave_up(*, delivery_id: int) -> None:
     Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.QUEUED).update(status=DeliveryStatus.FAILED)
 
 
-def deliveries_release_held(*, now: dt.datetime | None = None, batches: int = 20) -> int:
-    """Queues held deliveries that are now due (quiet hours over, disclosure date reached), and again
-    the queued ones that never reached a worker. Run every minute by beat; returns how many it queued."""
-    now = now or timezone.now()
-    queued = 0
-    for _ in range(batches):
-        with transaction.atomic():
-            held = list(
-                Delivery.objects.select_for_update(skip_locked=True)
-                .filter(status=DeliveryStatus.HELD, due_at__lte=now)
-                .order_by("due_at")
-                .values_list("pk", flat=True)[:RELEASE_BATCH]
-            )
-            stalled = list(
-                Delivery.objects.select_for_update(skip_locked=True)
-                .filter(status=DeliveryStatus.QUEUED, due_at__lte=now - STALLED_AFTER)
-                .values_list("pk", flat=True)[: RELEASE_BATCH - len(held)]
-            )
-            ids = held + stalled
-            if not ids:
-                break
-            Delivery.objects.filter(pk__in=ids).update(status=DeliveryStatus.QUEUED, due_at=now)
-            _queue_on_commit(ids)
-        queued += len(ids)
-        if len(ids) < RELEASE_BATCH:
-            break
-    if queued:
-        logger.info("released %d held or stalled notifications", queued)
-    return queued
+def deliveries_owed(*, cutoff: dt.datetime, now: dt.datetime) -> QuerySet[Delivery]:
+    """Deliveries that wait for a task none is on its way for: held ones now due (quiet hours over, a
+    disclosure date reached), and queued ones with no sign of life (queued, tried) since ``cutoff``, lost
+    on the way to a worker. The lost-task sweep's kind ``notify.delivery``."""
+    return (
+        Delivery.objects.filter(
+            Q(status=DeliveryStatus.HELD, due_at__lte=now)
+            | Q(status=DeliveryStatus.QUEUED, due_at__lte=cutoff)
+        )
+        .only("pk", "status")
+        .order_by("due_at")
+    )
+
+
+def deliveries_send_again(deliveries: list[Delivery], *, now: dt.datetime) -> dict[str, int]:
+    """Marks the deliveries queued now (so the next sweep waits a whole stall) and queues them, SEND_BATCH
+    to a task, once the sweep commits: the batch task reads its deliveries without a lock and must find
+    them queued. Nothing goes twice: the task sends only what is still queued when it runs."""
+    ids = [d.pk for d in deliveries]
+    for start in range(0, len(ids), SWEEP_UPDATE_CHUNK):
+        Delivery.objects.filter(
+            pk__in=ids[start : start + SWEEP_UPDATE_CHUNK],
+            status__in=[DeliveryStatus.HELD, DeliveryStatus.QUEUED],
+        ).update(status=DeliveryStatus.QUEUED, due_at=now)
+    _queue_on_commit(ids)
+    released = sum(1 for d in deliveries if d.status == DeliveryStatus.HELD)
+    counts = {RELEASED: released, SENT_AGAIN: len(ids) - released}
+    return {outcome: count for outcome, count in counts.items() if count}

@@ -91,8 +91,3 @@ def notify_resident(
         not_before=datetime.fromisoformat(not_before) if not_before else None,
         dedupe_key=dedupe_key,
     )
-
-
-@shared_task(name="notify.release_held", soft_time_limit=50, time_limit=60)
-def release_held() -> int:
-    return services.deliveries_release_held()

@@ -1,5 +1,6 @@
 """The shared lost-task sweep (portal.core.lost_tasks): every kind of owed work registered, one beat entry,
-a stall that outlasts redelivery and every retry, and one kind's trouble kept from the others."""
+a stall that outlasts redelivery and every retry, one kind's trouble kept from the others, kinds that send
+many rows together, and due work told apart from lost work in the log."""
 
 from datetime import timedelta
 
@@ -26,6 +27,8 @@ EXPECTED_KINDS = {
     "myinfo.fetch",
     "myinfo.mislink_report",
     "notices.announce",
+    "notices.webhook",
+    "notify.delivery",
     "provision.refresh",
     "proxies.insurer_registration",
     "proxies.insurer_withdrawal",
@@ -42,7 +45,12 @@ def test_one_beat_entry_sweeps_every_minute_on_the_default_queue():
     assert entry["schedule"] == timedelta(minutes=1)
     route = celery_app.amqp.router.route({}, recover_lost_tasks.name, (), {})
     assert route["queue"].name == QUEUE_DEFAULT
-    retired = {"myinfo.recover_stalled_fetches", "proxies.resend_insurer_registrations"}
+    retired = {
+        "myinfo.recover_stalled_fetches",
+        "proxies.resend_insurer_registrations",
+        "notify.release_held",
+        "notices.send_due_webhooks",
+    }
     assert not retired & {e["task"] for e in schedule}
 
 
@@ -88,6 +96,54 @@ def test_a_broker_that_refuses_one_kind_leaves_the_others_to_their_sweep(monkeyp
         "test.faulty": {"error": 1},
         "test.fine": {"sent_again": 1},
     }
+
+
+def test_a_kind_that_sends_many_rows_together_gets_at_most_its_batch(monkeypatch):
+    ResidentFactory.create_batch(3)
+    taken: list[list[int]] = []
+
+    def send_again_many(rows, *, now):
+        taken.append([row.pk for row in rows])
+        return {"sent_again": len(rows) - 1, "released": 1}
+
+    kind = LostTaskKind(
+        name="test.many",
+        owed=lambda *, cutoff, now: Resident.objects.order_by("pk"),
+        send_again_many=send_again_many,
+        batch=2,
+    )
+    monkeypatch.setitem(lost_tasks._KINDS, kind.name, kind)
+    assert lost_tasks_recover(now=timezone.now(), kinds=[kind.name]) == {
+        kind.name: {"sent_again": 1, "released": 1}
+    }
+    assert [len(rows) for rows in taken] == [2]
+
+
+def test_a_kind_that_sends_many_is_not_called_with_none(monkeypatch):
+    kind = LostTaskKind(
+        name="test.none",
+        owed=lambda *, cutoff, now: Resident.objects.none(),
+        send_again_many=lambda rows, *, now: 1 / 0,
+    )
+    monkeypatch.setitem(lost_tasks._KINDS, kind.name, kind)
+    assert lost_tasks_recover(now=timezone.now(), kinds=[kind.name]) == {kind.name: {}}
+
+
+@pytest.mark.parametrize("both", [True, False])
+def test_a_kind_sends_again_one_way(both):
+    ways = {"send_again": lambda row, *, now: "sent_again", "send_again_many": lambda rows, *, now: {}}
+    with pytest.raises(ValueError, match="one of send_again and send_again_many"):
+        LostTaskKind(name="test.ways", owed=Resident.objects.none, **(ways if both else {}))
+
+
+def test_released_work_is_routine_and_lost_work_a_warning(monkeypatch, caplog):
+    ResidentFactory()
+    monkeypatch.setitem(lost_tasks._KINDS, "test.due", _kind("test.due", lambda row, *, now: "released"))
+    monkeypatch.setitem(lost_tasks._KINDS, "test.lost", _kind("test.lost", lambda row, *, now: "sent_again"))
+    with caplog.at_level("INFO", logger=lost_tasks.__name__):
+        lost_tasks_recover(now=timezone.now(), kinds=["test.due", "test.lost"])
+    levels = {r.getMessage().split(":")[0]: r.levelname for r in caplog.records}
+    assert levels == {"due work of test.due queued": "INFO", "lost tasks of test.lost": "WARNING"}
 
 
 def test_the_task_reports_every_kind():

@@ -1,10 +1,14 @@
-"""An agency client with its own keys, assertions as an agency would sign them, and notices to send."""
+"""An agency client with its own keys, assertions as an agency would sign them, notices to send, and its
+webhook (a real local HTTP server)."""
 
 import base64
 import datetime as dt
 import json
+import threading
 import time
 import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -12,7 +16,7 @@ from django.test import Client
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
-from notices.models import AgencyClient
+from notices.models import AgencyClient, Notice, WebhookDelivery
 from portal.agencies.codes import agency_code
 from tests.factories import ResidentFactory
 
@@ -185,3 +189,57 @@ def logged_in(resident) -> Client:
     client = Client()
     client.force_login(resident.user, backend="portal.identity.backends.PortalBackend")
     return client
+
+
+# --- the agency's webhook ------------------------------------------------------------------------------
+
+
+class AgencyWebhook:
+    """A local HTTP server standing for the agency: answers with the statuses queued, records requests."""
+
+    def __init__(self) -> None:
+        self.statuses: list[int] = []
+        self.received: list[dict] = []
+        webhook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                webhook.received.append({"headers": dict(self.headers), "body": body})
+                status = webhook.statuses.pop(0) if webhook.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/portal-events"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook(agency_client, settings) -> Iterator[AgencyWebhook]:
+    server = AgencyWebhook()
+    agency_client.webhook_url = server.url
+    agency_client.save(update_fields=["webhook_url"])
+    settings.NOTICE_WEBHOOK_MAX_ATTEMPTS = 3
+    settings.NOTICE_WEBHOOK_TIMEOUT = 5
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def answered(api, resident, webhook) -> WebhookDelivery:
+    """An answer and its delivery, whose task never reached the broker (the test's transaction never
+    commits, so nothing queued on commit is queued): to be sent by hand, or found lost by the sweep."""
+    response = api.post_notice(notice_body(to_resident(resident), action={"type": "confirm"}))
+    notice = Notice.objects.get(public_id=response.json()["id"])
+    logged_in(resident).post(f"/notices/{notice.public_id}/respond/", {"confirmed": "on"})
+    return WebhookDelivery.objects.get()

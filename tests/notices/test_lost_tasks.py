@@ -1,13 +1,14 @@
 """A notice whose announcement task was lost is announced by the lost-task sweep, once; announcing it
-again tells nobody twice."""
+again tells nobody twice. A webhook delivery whose task was lost is sent again, once, and reaches the
+agency once; a retry whose back-off ended is queued by the same sweep."""
 
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from notices.models import Notice
-from notices.tasks import announce_notice
+from notices.models import DeliveryState, Notice, WebhookDelivery
+from notices.tasks import announce_notice, deliver_webhook
 from portal.core.lost_tasks import lost_task_stall, lost_tasks_recover
 from portal.notify.models import Delivery, NotificationPreference
 from tests.notices.conftest import notice_body, to_resident
@@ -63,3 +64,61 @@ def test_an_announcement_under_way_is_left_alone(lost_notice, sent):
     Notice.objects.filter(pk=lost_notice.pk).update(announce_tried_at=later() - timedelta(minutes=1))
     assert sweep(later()) == {}
     assert sent == []
+
+
+# --- webhook deliveries ----------------------------------------------------------------------------------
+
+WEBHOOK = "notices.webhook"
+
+
+def webhook_sweep(now) -> dict[str, int]:
+    return lost_tasks_recover(now=now, kinds=[WEBHOOK])[WEBHOOK]
+
+
+@pytest.fixture
+def attempts_queued(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    monkeypatch.setattr(deliver_webhook, "delay", lambda delivery_id: calls.append(delivery_id))
+    return calls
+
+
+def test_a_lost_webhook_delivery_is_sent_again_once(answered, attempts_queued):
+    assert webhook_sweep(timezone.now()) == {}  # fresh: its task may still come
+    assert webhook_sweep(later()) == {"sent_again": 1}
+    assert attempts_queued == [answered.pk]
+    answered.refresh_from_db()
+    assert answered.next_attempt_at > later() + timedelta(minutes=1)  # marked: a whole stall ahead
+    assert webhook_sweep(later() + timedelta(minutes=1)) == {}
+    assert attempts_queued == [answered.pk]
+    assert webhook_sweep(later(2) + timedelta(minutes=1)) == {"sent_again": 1}  # lost again: once more
+
+
+def test_a_webhook_sent_again_reaches_the_agency_once(answered, webhook, monkeypatch):
+    monkeypatch.setattr(
+        deliver_webhook, "delay", lambda delivery_id: deliver_webhook.apply(args=[delivery_id])
+    )
+    assert webhook_sweep(later()) == {"sent_again": 1}  # the sweep's copy delivers it
+    assert deliver_webhook.apply(args=[answered.pk]).get() == DeliveryState.DELIVERED  # the original, late
+    assert len(webhook.received) == 1
+    answered.refresh_from_db()
+    assert answered.state == DeliveryState.DELIVERED and answered.attempts == 1
+    assert webhook_sweep(later(3)) == {}  # delivered: owed no more
+
+
+def test_a_retry_whose_back_off_ended_is_released_not_counted_lost(answered, webhook, attempts_queued):
+    webhook.statuses = [503]
+    assert deliver_webhook.apply(args=[answered.pk]).get() == DeliveryState.RETRYING
+    answered.refresh_from_db()
+    assert webhook_sweep(answered.next_attempt_at - timedelta(seconds=1)) == {}  # still backing off
+    assert webhook_sweep(answered.next_attempt_at) == {"released": 1}  # due at once, not a stall later
+    assert attempts_queued == [answered.pk]
+
+
+def test_an_attempt_under_way_and_finished_deliveries_are_left_alone(answered, attempts_queued):
+    # Queued a minute before the sweep: its task has the rest of a stall to attempt it.
+    WebhookDelivery.objects.filter(pk=answered.pk).update(next_attempt_at=later() + timedelta(minutes=1))
+    assert webhook_sweep(later()) == {}
+    for state in (DeliveryState.DELIVERED, DeliveryState.DEAD):
+        WebhookDelivery.objects.filter(pk=answered.pk).update(state=state, next_attempt_at=timezone.now())
+        assert webhook_sweep(later(3)) == {}
+    assert attempts_queued == []

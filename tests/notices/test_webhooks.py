@@ -1,87 +1,43 @@
-"""Answers reach the agency's webhook (a real local HTTP server here): signed, retried with back-off,
-idempotent by event id, dead-lettered after the last attempt, sent again by staff."""
+"""Answers reach the agency's webhook (a real local HTTP server here): signed, retried with back-off (the
+lost-task sweep queues a retry when its back-off ends), idempotent by event id, dead-lettered after the
+last attempt, sent again by staff."""
 
 import base64
-import datetime as dt
 import hashlib
 import hmac
 import json
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.utils import timezone
 
-from notices.models import DeliveryState, Notice, NoticeResponse, WebhookDelivery
-from notices.services import WEBHOOK_LEASE, webhook_backoff, webhook_retry, webhook_send_due
-from notices.tasks import announce_notice, deliver_webhook, send_due_webhooks
-from tests.notices.conftest import WEBHOOK_SECRET, code_of, logged_in, notice_body, to_resident
+from notices.models import DeliveryState, NoticeResponse, WebhookDelivery
+from notices.services import webhook_backoff, webhook_retry
+from notices.tasks import announce_notice, deliver_webhook
+from portal.core.lost_tasks import lost_task_stall, lost_tasks_recover
+from tests.notices.conftest import WEBHOOK_SECRET, AgencyWebhook, code_of
 
 pytestmark = pytest.mark.django_db
 
+KIND = "notices.webhook"
 
-class AgencyWebhook:
-    """A local HTTP server standing for the agency: answers with the statuses queued, records requests."""
 
-    def __init__(self) -> None:
-        self.statuses: list[int] = []
-        self.received: list[dict] = []
-        webhook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                webhook.received.append({"headers": dict(self.headers), "body": body})
-                status = webhook.statuses.pop(0) if webhook.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/portal-events"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def swept(now=None) -> dict[str, int]:
+    """One run of the beat's lost-task sweep for webhook deliveries: what it queued, by outcome."""
+    return lost_tasks_recover(now=now or timezone.now(), kinds=[KIND])[KIND]
 
 
 @pytest.fixture
-def webhook(agency_client, settings) -> Iterator[AgencyWebhook]:
-    server = AgencyWebhook()
-    agency_client.webhook_url = server.url
-    agency_client.save(update_fields=["webhook_url"])
-    settings.NOTICE_WEBHOOK_MAX_ATTEMPTS = 3
-    settings.NOTICE_WEBHOOK_TIMEOUT = 5
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def answered(api, resident, webhook) -> WebhookDelivery:
-    response = api.post_notice(notice_body(to_resident(resident), action={"type": "confirm"}))
-    notice = Notice.objects.get(public_id=response.json()["id"])
-    logged_in(resident).post(f"/notices/{notice.public_id}/respond/", {"confirmed": "on"})
-    return WebhookDelivery.objects.get()
-
-
-@pytest.fixture
-def sweep(monkeypatch, django_capture_on_commit_callbacks):
-    """The beat's sweep, as time passes: every delivery waiting for a retry is due now; tasks run here."""
+def sweep(monkeypatch):
+    """The beat's sweep, as time passes: every delivery waiting for a retry is due now; tasks run here.
+    How many retries it queued."""
     monkeypatch.setattr(
         "notices.tasks.deliver_webhook.delay", lambda delivery_id: deliver_webhook.apply(args=[delivery_id])
     )
 
     def run() -> int:
         WebhookDelivery.objects.filter(state=DeliveryState.RETRYING).update(next_attempt_at=timezone.now())
-        with django_capture_on_commit_callbacks(execute=True):
-            return webhook_send_due()
+        return sum(swept().values())
 
     return run
 
@@ -129,7 +85,7 @@ def test_failures_are_retried_later_with_the_same_event_and_body(answered, webho
     answered.refresh_from_db()
     assert answered.attempts == 1 and answered.last_error == "http_500"
     assert answered.next_attempt_at > timezone.now()  # waits in the database, not in the broker
-    assert webhook_send_due() == 0  # not due yet
+    assert swept() == {}  # not due yet
     assert sweep() == 1
     assert sweep() == 1
     assert sweep() == 0
@@ -183,19 +139,6 @@ def test_back_off_grows_exponentially_with_jitter_and_a_cap(settings):
         assert len(waits) > 1
 
 
-def test_a_lost_task_is_queued_again_once_its_lease_ends(
-    answered, webhook, monkeypatch, django_capture_on_commit_callbacks
-):
-    queued = []
-    monkeypatch.setattr("notices.tasks.deliver_webhook.delay", queued.append)
-    assert webhook_send_due() == 0  # just made: its task is on its way
-    later = answered.next_attempt_at + dt.timedelta(seconds=1)
-    with django_capture_on_commit_callbacks(execute=True):
-        assert webhook_send_due(now=later) == 1
-        assert webhook_send_due(now=later) == 0  # leased: queued once
-    assert queued == [answered.pk]
-
-
 def test_staff_see_deliveries_without_their_content(answered, admin_client):
     page = admin_client.get("/staff/admin/notices/webhookdelivery/")
     assert page.status_code == 200 and "pending" in page.content.decode().lower()
@@ -203,13 +146,12 @@ def test_staff_see_deliveries_without_their_content(answered, admin_client):
     assert "answers" not in detail and "agency_code" not in detail
 
 
-def test_tasks_use_the_default_queue_and_the_sweep_runs_every_minute(settings):
+def test_tasks_use_the_default_queue_and_end_well_within_a_stall():
     from portal.celery import QUEUE_DEFAULT
     from portal.celery import app as celery_app
 
-    for task in (deliver_webhook, send_due_webhooks, announce_notice):
+    for task in (deliver_webhook, announce_notice):
         assert celery_app.amqp.router.route({}, task.name, (), {})["queue"].name == QUEUE_DEFAULT
     assert deliver_webhook.acks_late and deliver_webhook.reject_on_worker_lost
-    assert deliver_webhook.soft_time_limit < deliver_webhook.time_limit < WEBHOOK_LEASE.total_seconds()
-    (entry,) = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == send_due_webhooks.name]
-    assert entry["schedule"].total_seconds() <= 60
+    # An attempt under way is never taken for lost: it ends long before its next attempt falls due.
+    assert deliver_webhook.soft_time_limit < deliver_webhook.time_limit < lost_task_stall().total_seconds()

@@ -1,4 +1,4 @@
-"""The notification tasks: names, queue, retries that end before the broker redelivers, the beat, and the
+"""The notification tasks: names, queue, retries that end before the broker redelivers, and the
 VAPID key (made in the demo and tests, never in production)."""
 
 import pytest
@@ -10,13 +10,7 @@ from portal.celery import QUEUE_DEFAULT, QUEUES
 from portal.celery import app as celery_app
 from portal.core.keyfiles import p256_private_key
 from portal.notify import services, vapid
-from portal.notify.tasks import (
-    notify_resident,
-    release_held,
-    send_deliveries,
-    send_delivery,
-    send_delivery_later,
-)
+from portal.notify.tasks import notify_resident, send_deliveries, send_delivery, send_delivery_later
 from tests.notify.conftest import b64url_decode
 
 
@@ -25,18 +19,12 @@ def _queue(task) -> str:
 
 
 def test_tasks_are_named_and_run_on_the_default_queue():
-    assert (send_deliveries.name, send_delivery.name, notify_resident.name, release_held.name) == (
+    assert (send_deliveries.name, send_delivery.name, notify_resident.name) == (
         "notify.send_deliveries",
         "notify.send_delivery",
         "notify.notify_resident",
-        "notify.release_held",
     )
-    assert {
-        _queue(send_deliveries),
-        _queue(send_delivery),
-        _queue(notify_resident),
-        _queue(release_held),
-    } == {QUEUE_DEFAULT}
+    assert {_queue(send_deliveries), _queue(send_delivery), _queue(notify_resident)} == {QUEUE_DEFAULT}
     assert QUEUE_DEFAULT in QUEUES
 
 
@@ -68,11 +56,6 @@ def test_a_batchs_retry_is_a_single_send_that_counts_the_batchs_try(monkeypatch)
     ((options),) = queued
     assert options["args"] == (42,) and options["retries"] == 1
     assert 0 <= options["countdown"] <= send_delivery.retry_backoff  # the first back-off, with jitter
-
-
-def test_held_messages_are_released_every_minute():
-    (entry,) = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == release_held.name]
-    assert entry["schedule"].total_seconds() <= 60
 
 
 def test_the_vapid_key_is_made_once_and_its_public_half_is_a_p256_point(settings, tmp_path):
