@@ -344,6 +344,20 @@ def test_request_over_the_size_limit_is_refused_unread(api, resident, settings):
     _nothing_saved()
 
 
+@pytest.mark.parametrize("declared", ["²", "-1", "12a"])
+def test_a_content_length_that_is_no_number_is_refused_unread(api, resident, declared):
+    response = api.http.post(
+        "/api/agency/v1/notices",
+        data=b"{}",
+        content_type="application/json",
+        CONTENT_LENGTH=declared,
+        HTTP_IDEMPOTENCY_KEY="k-length",
+        **api.headers(),
+    )
+    assert response.status_code == 413 and response.json()["error"] == "request_too_large"
+    _nothing_saved()
+
+
 def test_a_failure_while_storing_leaves_nothing_half_saved(api, resident, monkeypatch):
     calls = []
     real = attachment_store.attachment_encrypt
