@@ -543,11 +543,31 @@ class StepUpProof:
     signer_serial_hash: str
 
 
-@transaction.atomic
 def stepup_confirm(
     *, request_id: Any, resident: Resident, browser_key: str, act: str, payload: dict[str, Any]
 ) -> StepUpProof:
-    """Consumes a signed step-up once, for the same resident, act and content, while it is fresh."""
+    """Consumes a signed step-up once, for the same resident, act and content, while it is fresh.
+
+    A signature offered for another act or other content than was signed is recorded for staff, after
+    the refused transaction has rolled back: it is what tampering with the act between signing and
+    sending looks like.
+    """
+    try:
+        return _stepup_take(
+            request_id=request_id, resident=resident, browser_key=browser_key, act=act, payload=payload
+        )
+    except PortalError as error:
+        if error.code == "stepup_mismatch":
+            security_event_record(
+                "stepup_refused", resident=resident, code=error.code, act=act, signing_request=str(request_id)
+            )
+        raise
+
+
+@transaction.atomic
+def _stepup_take(
+    *, request_id: Any, resident: Resident, browser_key: str, act: str, payload: dict[str, Any]
+) -> StepUpProof:
     request = _own_signed_request(request_id, browser_key, SigningKind.STEPUP)
     if (
         request.resident_id != resident.pk
