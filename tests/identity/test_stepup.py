@@ -73,8 +73,13 @@ def test_desk_terminal_other_residents_card_is_refused_and_session_ended(hanako,
 def test_unregistered_card_at_step_up_is_refused_too(hanako, trusted_jpki):
     request_id = _start_transfer(hanako)
     answer = card_answer(hanako, trusted_jpki, request_id, "smith-john", PASSWORD)
-    assert answer.status_code == 403
+    assert answer.status_code == 403 and answer.json()["error"] == "stepup_wrong_person"
+    assert "ご本人のカードではありません" in answer.json()["message"]["ja"]
+    assert "not the card of the person logged in" in answer.json()["message"]["en"]
+    event = SecurityEvent.objects.get(kind="desk_terminal_mismatch")
+    assert event.resident.name == "山田 花子" and event.detail.get("other_resident") is None
     assert hanako.get("/")["Location"].startswith("/login/")
+    assert not SecurityEvent.objects.filter(kind="stepup").exists()
 
 
 def test_auth_certificate_cannot_sign_an_act(hanako, trusted_jpki):
