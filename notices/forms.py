@@ -47,6 +47,11 @@ def form_schema_check(schema: Any, *, max_bytes: int, max_fields: int) -> None:
             f"回答フォームの定義が大きすぎます（上限 {max_bytes} バイト）。",
             f"The form schema is too large (at most {max_bytes} bytes).",
         )
+    if not isinstance(schema.get("$schema", ""), str):
+        raise _schema_error(
+            "回答フォームの定義の $schema は文字列（URI）にしてください。",
+            "The form schema's $schema must be a string (a URI).",
+        )
     cls = validators.validator_for(schema, default=Draft202012Validator)
     try:
         cls.check_schema(schema)
@@ -55,6 +60,11 @@ def form_schema_check(schema: Any, *, max_bytes: int, max_fields: int) -> None:
         raise _schema_error(
             f"回答フォームの定義がJSON Schemaとして正しくありません（{where}）。",
             f"The form schema is not a valid JSON Schema (at {where}): {exc.message[:200]}",
+        ) from exc
+    except RecursionError as exc:
+        raise _schema_error(
+            "回答フォームの定義の入れ子が深すぎます。",
+            "The form schema is nested too deeply.",
         ) from exc
     if any(not ref.startswith("#") for ref in _refs(schema)):
         raise _schema_error(
@@ -72,11 +82,19 @@ def form_schema_check(schema: Any, *, max_bytes: int, max_fields: int) -> None:
             f"回答フォームの項目が多すぎます（上限 {max_fields}）。",
             f"The form has too many fields (at most {max_fields}).",
         )
-    for name in properties:
+    for name, node in properties.items():
         if not FIELD_NAME.fullmatch(name):
             raise _schema_error(
                 f"回答フォームの項目名「{name[:64]}」は使えません（英小文字・数字・_）。",
                 f"The field name {name[:64]!r} is not allowed (lower-case letters, digits and _).",
+            )
+        # The page draws one input per field, so each field has one type (a list such as
+        # ["string", "null"] is valid JSON Schema but no input can take it).
+        kind = schema_resolve(schema, node if isinstance(node, dict) else {}).get("type", "")
+        if not isinstance(kind, str):
+            raise _schema_error(
+                f'回答フォームの項目「{name}」の type は1つにしてください（例: "string"）。',
+                f'The field {name!r} must have one type (for example "string"), not a list.',
             )
 
 
@@ -140,6 +158,8 @@ def schema_resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, An
             target = (
                 target.get(part.replace("~1", "/").replace("~0", "~"), {}) if isinstance(target, dict) else {}
             )
+        if not isinstance(target, dict):  # a reference to a list or a value is no field
+            target = {}
         return {**target, **{k: v for k, v in node.items() if k != "$ref"}}
     return node
 

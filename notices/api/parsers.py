@@ -1,13 +1,13 @@
 """JSON for notices, which carry PDFs as Base64: read up to the notices' own cap, not Django's 2.5 MB.
 
 DRF reads its JSONParser's input through request.body, which Django caps at DATA_UPLOAD_MAX_MEMORY_SIZE;
-this parser reads the request stream itself, at most NOTICE_REQUEST_MAX_BYTES.
+this parser reads the request stream itself, at most NOTICE_REQUEST_MAX_BYTES. It refuses a NUL
+character anywhere in the document, which no PostgreSQL text or jsonb value can hold.
 """
 
 import json
 from typing import Any
 
-from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
 from notices.conf import conf
@@ -28,6 +28,35 @@ class NoticeJSONParser(BaseParser):
                 413,
             )
         try:
-            return json.loads(raw)
+            document = json.loads(raw)
         except (ValueError, RecursionError) as exc:
-            raise ParseError("The body is not valid JSON (UTF-8).") from exc
+            raise PortalError(
+                "malformed_request",
+                "送信データをJSON（UTF-8）として読めません。",
+                "The body is not valid JSON (UTF-8).",
+                400,
+            ) from exc
+        # JSON can carry a NUL only as the escape \u0000, so only a body with one is walked.
+        if b"\\u0000" in raw and _holds_nul(document):
+            raise PortalError(
+                "malformed_request",
+                "送信データに NUL 文字（\\u0000）は使えません。",
+                "The body may not contain the NUL character (\\u0000).",
+                400,
+            )
+        return document
+
+
+def _holds_nul(document: Any) -> bool:
+    pending = [document]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                return True
+        elif isinstance(node, dict):
+            pending.extend(node.keys())
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return False

@@ -90,7 +90,8 @@ class NoticeCollection(AgencyAPIView):
     )
     def post(self, request: HttpRequest) -> Response:
         length = request.META.get("CONTENT_LENGTH") or "0"
-        if not length.isdigit() or int(length) > conf("NOTICE_REQUEST_MAX_BYTES"):
+        # ASCII digits only: isdigit() also takes "²", which int() refuses (a 500).
+        if not (length.isascii() and length.isdigit()) or int(length) > conf("NOTICE_REQUEST_MAX_BYTES"):
             raise PortalError(
                 "request_too_large",
                 "送信データが大きすぎます。",

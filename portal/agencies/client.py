@@ -180,7 +180,7 @@ def _get_capped(
             # A refusal is judged by its status; of its body only the start (the error code) is read.
             return status, content_type, _read_at_most(response, ERROR_BODY_BYTES)[0]
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > max_bytes:
+        if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
             raise _too_large(agency_id, max_bytes)
         content, complete = _read_at_most(response, max_bytes)
         if not complete:

@@ -73,6 +73,7 @@ PUSHED_PARAMETERS = frozenset(
     }
 )
 CLIENT_AUTH_PARAMETERS = frozenset({"client_assertion", "client_assertion_type"})
+PUSHED_VALUE_MAX = 4096
 
 
 def credential_hash(value: str, *, kind: str) -> str:
@@ -114,6 +115,17 @@ def pairwise_subject(consent: Consent) -> str:
 
 def pushed_request_check(client: FirmClient, params: dict[str, str]) -> FirmPurpose:
     """What authlib does not check about a pushed request; raises the OAuth error the client should get."""
+    # OAuth parameters are printable ASCII (RFC 6749 appendix A). Checked first: authlib refuses to build
+    # an error description quoting anything else (a 500), and the database cannot store a NUL.
+    for name, value in params.items():
+        if (
+            not (f"{name}{value}".isascii() and f"{name}{value}".isprintable())
+            or len(value) > PUSHED_VALUE_MAX
+        ):
+            raise InvalidRequestError(
+                f"Parameter names and values must be printable ASCII, each at most {PUSHED_VALUE_MAX} "
+                "characters (RFC 6749 appendix A)."
+            )
     if "request_uri" in params:
         raise InvalidRequestError("A pushed request cannot itself carry request_uri.")
     if "request" in params:

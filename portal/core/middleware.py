@@ -1,5 +1,6 @@
-"""Turns a PortalError escaping a page view into a readable page (APIs use api.errors instead), and the
-shared cache being unreachable into a 503 that says so, never a 500."""
+"""Turns a PortalError escaping a page view into a readable page (APIs use api.errors instead), the
+shared cache being unreachable into a 503 that says so, never a 500, and refuses parameters that no
+database column can hold (a NUL character) before any view reads them."""
 
 import logging
 from collections.abc import Callable
@@ -49,3 +50,51 @@ def error_response(request: HttpRequest, error: PortalError) -> HttpResponse:
     if request.headers.get("Accept", "").startswith("application/json"):
         return JsonResponse(error.as_json(), status=error.status)
     return render(request, "error.html", {"error": error}, status=error.status)
+
+
+# Callers of these speak JSON (the card app, firms, agencies): a refusal is JSON, and for OAuth clients
+# it carries the standard error and error_description too.
+JSON_PATHS = ("/api/", "/oauth/", "/signing/")
+FORM_BODIES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def nul_character_refused() -> PortalError:
+    return PortalError(
+        code="invalid_request",
+        message_ja="送信された内容に、使えない文字（NUL 文字）が含まれています。入力を確かめてください。",
+        message_en="What was sent contains a character that cannot be used (NUL). Please check your input.",
+        status=400,
+    )
+
+
+def _holds_nul(params) -> bool:
+    return any("\x00" in key or any("\x00" in value for value in params.getlist(key)) for key in params)
+
+
+class UnstorableInputMiddleware:
+    """PostgreSQL text cannot hold NUL, so a NUL in a query string or form field would end as a 500
+    wherever a view looks it up or stores it. No person types one: the request is refused whole.
+
+    A multipart body is read only for views that take the CSRF token (that check reads it anyway):
+    reading it for an exempt view would leave request.body unreadable to a view that wants the raw body.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func: Callable, view_args: tuple, view_kwargs: dict):
+        refused = _holds_nul(request.GET)
+        if not refused and request.method == "POST" and request.content_type in FORM_BODIES:
+            urlencoded = request.content_type == FORM_BODIES[0]
+            if urlencoded or not getattr(view_func, "csrf_exempt", False):
+                refused = _holds_nul(request.POST)
+        if not refused:
+            return None
+        error = nul_character_refused()
+        if request.path.startswith(JSON_PATHS):
+            body = {**error.as_json(), "error_description": error.message_en}
+            return JsonResponse(body, status=error.status)
+        return error_response(request, error)

@@ -35,7 +35,8 @@ def _before_seq(request: HttpRequest) -> int | None:
     raw = request.GET.get("before", "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    # ASCII digits only: str.isdigit() also takes "²" and "١", which int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise PortalError(
             "bad_page", "ページの指定が正しくありません。", "The page requested is not valid.", 400
         )

@@ -191,17 +191,28 @@ def _check_payload(request: SigningRequest, payload: dict[str, Any]) -> None:
         )
 
 
+def _my_number_unreadable() -> PortalError:
+    return _refusal(
+        "my_number_unreadable",
+        "カードからマイナンバーを正しく読み取れませんでした。もう一度お試しください。",
+        "The My Number could not be read correctly from the card. Please try again.",
+    )
+
+
+def _child_card_unreadable() -> PortalError:
+    return _refusal(
+        "child_card_unreadable",
+        "お子様のカードから必要な情報を正しく読み取れませんでした。",
+        "The facts needed could not be read correctly from the child's card.",
+    )
+
+
 def _registration_identity(verified: jpki.VerifiedSignature) -> dict[str, Any]:
     identity = verified.identity()
     attrs = verified.payload.get("attrs") or {}
     number = attrs.get("my_number") if isinstance(attrs, dict) else None
     if not isinstance(number, str) or not my_number_is_valid(number):
-        raise _refusal(
-            "my_number_unreadable",
-            "child_card_unreadable",
-            "カードからマイナンバーを正しく読み取れませんでした。",
-            "The My Number could not be read correctly from the card.",
-        )
+        raise _my_number_unreadable()
     return {**identity.as_json(), "my_number": number}
 
 
@@ -221,11 +232,7 @@ def _child_identity(verified: jpki.VerifiedSignature) -> dict[str, Any]:
         or identity.get("sex") not in {"1", "2", "9"}
         or not my_number_is_valid(number)
     ):
-        raise _refusal(
-            "child_card_unreadable",
-            "お子様のカードから必要な情報を正しく読み取れませんでした。",
-            "The facts needed could not be read correctly from the child's card.",
-        )
+        raise _child_card_unreadable()
     return identity
 
 
@@ -478,6 +485,7 @@ def _bind(resident: Resident, kind: str, serial_hash: str, not_after: Any) -> No
 
 def signing_refusal_error(request: SigningRequest) -> PortalError:
     """Re-creates the message of a refused request for the browser that is waiting on it."""
+    number, child = _my_number_unreadable(), _child_card_unreadable()
     messages = {
         "certificate_revoked": (
             "この電子証明書は失効しています。市区町村の窓口にお問い合わせください。",
@@ -495,6 +503,20 @@ def signing_refusal_error(request: SigningRequest) -> PortalError:
             "署名を検証できませんでした。改ざんされている可能性があります。",
             "The signature does not verify; the data may have been tampered with.",
         ),
+        "certificate_not_yet_valid": (
+            "この電子証明書はまだ有効期間が始まっていません。",
+            "This certificate is not valid yet.",
+        ),
+        "wrong_certificate_kind": (
+            "求められたものとは別の電子証明書で署名されました。最初からやり直してください。",
+            "The card signed with another certificate than the one asked for. Please start again.",
+        ),
+        "certificate_attributes_missing": (
+            "署名用電子証明書から基本4情報を読み取れませんでした。",
+            "The signature certificate does not carry the expected personal attributes.",
+        ),
+        "my_number_unreadable": (number.message_ja, number.message_en),
+        "child_card_unreadable": (child.message_ja, child.message_en),
         "stepup_wrong_person": (
             "ログイン中の方ご本人のカードではありません。安全のためログアウトしました。",
             "This is not the card of the person logged in. For safety you have been logged out.",
@@ -521,11 +543,31 @@ class StepUpProof:
     signer_serial_hash: str
 
 
-@transaction.atomic
 def stepup_confirm(
     *, request_id: Any, resident: Resident, browser_key: str, act: str, payload: dict[str, Any]
 ) -> StepUpProof:
-    """Consumes a signed step-up once, for the same resident, act and content, while it is fresh."""
+    """Consumes a signed step-up once, for the same resident, act and content, while it is fresh.
+
+    A signature offered for another act or other content than was signed is recorded for staff, after
+    the refused transaction has rolled back: it is what tampering with the act between signing and
+    sending looks like.
+    """
+    try:
+        return _stepup_take(
+            request_id=request_id, resident=resident, browser_key=browser_key, act=act, payload=payload
+        )
+    except PortalError as error:
+        if error.code == "stepup_mismatch":
+            security_event_record(
+                "stepup_refused", resident=resident, code=error.code, act=act, signing_request=str(request_id)
+            )
+        raise
+
+
+@transaction.atomic
+def _stepup_take(
+    *, request_id: Any, resident: Resident, browser_key: str, act: str, payload: dict[str, Any]
+) -> StepUpProof:
     request = _own_signed_request(request_id, browser_key, SigningKind.STEPUP)
     if (
         request.resident_id != resident.pk

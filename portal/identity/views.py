@@ -169,7 +169,7 @@ def signing_response(request: HttpRequest, request_id: UUID) -> JsonResponse:
         try:
             body = json.loads(request.body)
             jws = body["jws"]
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:  # RecursionError: nesting
             raise PortalError(
                 "malformed_request",
                 "送信データの形式が正しくありません。",

@@ -57,6 +57,11 @@ class CategoryStatus:
     def agency_name(self, language: str) -> str:
         return self.agency_name_en if language == "en" else self.agency_name_ja
 
+    @property
+    def error_text(self) -> str:
+        """Why the latest fetch gave no data, in the active language ("" when there is nothing to say)."""
+        return str(FetchError(self.error_code).label) if self.error_code in FetchError.values else ""
+
 
 def _card_state(entry: CategoryEntry | None, has_data: bool, now: datetime) -> tuple[str, str]:
     if entry is None:

@@ -137,7 +137,8 @@ def _json_body(request: HttpRequest) -> bytes:
         )
     # Refuse by the declared length before reading: an oversized body is never read into memory.
     declared = request.META.get("CONTENT_LENGTH") or "0"
-    if not declared.isdigit() or int(declared) > services.MAX_SUBSCRIPTION_BYTES:
+    # ASCII digits only: isdigit() also takes "²", which int() refuses (a 500).
+    if not (declared.isascii() and declared.isdigit()) or int(declared) > services.MAX_SUBSCRIPTION_BYTES:
         raise PortalError(
             "push_subscription_too_large",
             "通知の登録データが大きすぎます。",

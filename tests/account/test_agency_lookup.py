@@ -80,3 +80,32 @@ def test_lookup_needs_an_agency_assertion(api, misaki):  # noqa: F811
     response = lookup(api, {"agency_code": code_of(misaki), "purpose": PURPOSE}, token="not-a-jwt")
     assert response.status_code == 401
     assert not ReleaseRecord.objects.filter(category="public_fund_account").exists()
+
+
+@pytest.mark.parametrize(
+    ("method", "raw", "content_type", "status", "code", "english"),
+    [
+        ("post", b'{"agency_code": ', "application/json", 400, "parse_error", "cannot be read as JSON"),
+        ("post", b"agency_code=x", "text/plain", 415, "unsupported_media_type", "Send application/json"),
+        ("get", b"", "application/json", 405, "method_not_allowed", "GET is not allowed here."),
+    ],
+    ids=["malformed-json", "text-plain", "get"],
+)
+def test_drf_s_own_refusals_say_why_in_japanese_and_english(
+    api,  # noqa: F811
+    method,
+    raw,
+    content_type,
+    status,
+    code,
+    english,
+):
+    call = getattr(api.http, method)
+    headers = {**api.headers(), "HTTP_ACCEPT_LANGUAGE": "ja"}
+    path = f"{API}/public-fund-accounts/lookups"
+    response = call(path, data=raw, content_type=content_type, **headers) if raw else call(path, **headers)
+    assert response.status_code == status and response.json()["error"] == code
+    message = response.json()["message"]
+    assert english in message["en"] and message["en"].isascii()
+    assert message["ja"] and not message["ja"].isascii() and message["ja"] != "要求を処理できませんでした。"
+    assert not ReleaseRecord.objects.exists()

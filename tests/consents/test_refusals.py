@@ -69,6 +69,15 @@ def test_client_assertions_for_elsewhere_expired_or_too_long_are_refused(bank, c
         ({"request": "eyJhbGciOiJub25lIn0.e30."}, "invalid_request"),
         ({"request_uri": "urn:ietf:params:oauth:request_uri:x"}, "invalid_request"),
         ({"login_hint": "someone"}, "invalid_request"),
+        ({"state": "a\x00b"}, "invalid_request"),
+        ({"nonce": "\x00"}, "invalid_request"),
+        ({"purpose": "\x00"}, "invalid_request"),
+        ({"redirect_uri": "https://bank.example/²"}, "invalid_request"),
+        ({"response_type": "cöde"}, "invalid_request"),
+        ({"scope": "openid name\u202eincome_tax"}, "invalid_request"),
+        ({"scope": "openid\tname"}, "invalid_request"),
+        ({"ñame": "x"}, "invalid_request"),
+        ({"state": "s" * 5000}, "invalid_request"),
     ],
     ids=[
         "plain-pkce",
@@ -84,6 +93,16 @@ def test_client_assertions_for_elsewhere_expired_or_too_long_are_refused(bank, c
         "request-object",
         "request-uri-pushed",
         "unknown-parameter",
+        # Each of these was a 500: PostgreSQL cannot store a NUL, and authlib will not quote non-ASCII.
+        "nul-in-state",
+        "nul-in-nonce",
+        "nul-in-purpose",
+        "non-ascii-redirect",
+        "non-ascii-response-type",
+        "bidi-override-in-scope",
+        "tab-in-scope",
+        "non-ascii-parameter-name",
+        "huge-state",
     ],
 )
 def test_bad_pushed_requests_are_refused_with_the_standard_error(bank, overrides, error):
@@ -213,6 +232,16 @@ def test_bad_code_exchanges_are_refused(bank, code, overrides, error):
     assert not IssuedToken.objects.filter(revoked_at__isnull=True).exists()
 
 
+def test_a_token_request_signed_with_another_key_is_invalid_client_and_spends_nothing(bank, code):
+    intruder = ECKey.generate_key("P-256")
+    intruder.ensure_kid()
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI}
+    response = bank.token(Client(), {**data, "code_verifier": bank.verifier}, key=intruder)
+    assert response.status_code == 401 and _error(response) == "invalid_client"
+    assert not IssuedToken.objects.exists()
+    assert bank.exchange(Client(), code).status_code == 200  # the code is still the firm's to redeem
+
+
 def test_a_replayed_code_is_refused_and_revokes_what_it_gave(bank, code):
     first = bank.exchange(Client(), code)
     assert first.status_code == 200
@@ -304,3 +333,39 @@ def test_the_firm_over_its_rate_limit_gets_429_with_retry_after(bank, token, set
 def test_no_token_at_all_is_401_with_a_dpop_challenge():
     response = Client().get("/api/v1/userinfo")
     assert response.status_code == 401 and response["WWW-Authenticate"].startswith("DPoP")
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "error"),
+    [
+        ("bearer", 401, "invalid_token"),
+        ("proof-by-another-key", 401, "invalid_dpop_proof"),
+        ("expired-token", 401, "invalid_token"),
+        ("revoked-token", 401, "invalid_token"),
+        ("suspended-firm", 401, "invalid_token"),
+        ("scope-not-granted", 403, "insufficient_scope"),
+    ],
+)
+def test_a_refused_resource_call_says_why_in_both_languages_and_releases_nothing(
+    bank, token, case, status, error
+):
+    from portal.history.models import ActorType, ReleaseRecord
+
+    path = "/api/v1/information/pension" if case == "scope-not-granted" else "/api/v1/information/income_tax"
+    proof = None
+    if case == "proof-by-another-key":
+        proof = bank.dpop("GET", path, token=token, key=ECKey.generate_key("P-256"))
+    elif case == "expired-token":
+        IssuedToken.objects.update(expires_at="2020-01-01T00:00:00Z")
+    elif case == "revoked-token":
+        IssuedToken.objects.update(revoked_at="2020-01-01T00:00:00Z")
+    elif case == "suspended-firm":
+        Firm.objects.update(state=FirmState.SUSPENDED)
+    released = ReleaseRecord.objects.filter(actor_type=ActorType.FIRM).count()
+
+    response = bank.api(Client(), path, token, dpop=proof, scheme="Bearer" if case == "bearer" else "DPoP")
+
+    assert response.status_code == status and _error(response) == error
+    message = response.json()["message"]
+    assert message["ja"] and not message["ja"].isascii() and message["en"] and message["en"].isascii()
+    assert ReleaseRecord.objects.filter(actor_type=ActorType.FIRM).count() == released

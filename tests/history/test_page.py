@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from portal.core.errors import PortalError
 from portal.history import selectors
 from portal.history.models import ActorType, Channel, ReleaseAlert, ReleaseRecord
 from portal.history.services import Actor, release_record
@@ -88,6 +89,9 @@ def test_filters_by_actor_category_and_period(client, hanako):
         ({"category": "dreams"}, "unknown_category", "Unknown category."),
         ({"before": "abc"}, "bad_page", "The page requested is not valid."),
         ({"before": "9" * 40}, "bad_page", "The page requested is not valid."),
+        ({"before": "-1"}, "bad_page", "The page requested is not valid."),
+        ({"before": "²"}, "bad_page", "The page requested is not valid."),  # a digit to isdigit()
+        ({"before": "١٢"}, "bad_page", "The page requested is not valid."),
     ],
 )
 def test_bad_filters_give_a_clear_400_and_record_nothing(client, hanako, params, code, english):
@@ -96,7 +100,23 @@ def test_bad_filters_give_a_clear_400_and_record_nothing(client, hanako, params,
     body = response.content.decode()
     assert response.status_code == 400
     assert f'data-code="{code}"' in body and english in body
+    japanese = body.split('lang="ja">', 1)[1].split("</p>", 1)[0]
+    assert japanese and not japanese.isascii()  # the Japanese message beside it
     assert ReleaseRecord.objects.filter(owner=hanako).count() == before
+    english_page = client.get("/history/", params, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f'<p class="notice__primary" lang="en">{english}' in english_page
+
+
+def test_a_range_longer_than_the_history_is_kept_is_refused(monkeypatch):
+    # Only reachable once ten years have passed since 2017: "today" is moved there.
+    from portal.history import filters
+
+    monkeypatch.setattr(filters.timezone, "localdate", lambda: dt.date(2030, 1, 1))
+    with pytest.raises(PortalError) as refused:
+        filters.history_filter_parse({"from": "2017-01-01", "to": "2029-12-31"})
+    assert refused.value.code == "range_too_long" and refused.value.status == 400
+    assert "10年以内" in refused.value.message_ja and "ten years or less" in refused.value.message_en
+    assert filters.history_filter_parse({"from": "2020-01-02", "to": "2029-12-31"}).date_from
 
 
 def test_pages_of_fifty_with_an_older_link(client, hanako):
@@ -308,6 +328,7 @@ def test_export_with_a_bad_filter_is_a_clear_400(client, hanako):
     before = ReleaseRecord.objects.filter(owner=hanako).count()
     response = client.get("/history/export.csv", {"from": "2099-01-01"})
     assert response.status_code == 400 and "Dates in the future cannot be used." in response.content.decode()
+    assert "未来の日付は指定できません。" in response.content.decode()
     assert ReleaseRecord.objects.filter(owner=hanako).count() == before
     assert client.get("/history/export.exe").status_code == 302
 

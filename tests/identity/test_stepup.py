@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from portal.identity.middleware import SESSION_LAST_SEEN
-from portal.identity.models import SecurityEvent, SigningRequest, SigningStatus
+from portal.identity.models import Resident, SecurityEvent, SigningRequest, SigningStatus
 from tests.helpers import PASSWORD, card_answer, login_with_card
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.identity.stepup_urls")]
@@ -73,8 +73,13 @@ def test_desk_terminal_other_residents_card_is_refused_and_session_ended(hanako,
 def test_unregistered_card_at_step_up_is_refused_too(hanako, trusted_jpki):
     request_id = _start_transfer(hanako)
     answer = card_answer(hanako, trusted_jpki, request_id, "smith-john", PASSWORD)
-    assert answer.status_code == 403
+    assert answer.status_code == 403 and answer.json()["error"] == "stepup_wrong_person"
+    assert "ご本人のカードではありません" in answer.json()["message"]["ja"]
+    assert "not the card of the person logged in" in answer.json()["message"]["en"]
+    event = SecurityEvent.objects.get(kind="desk_terminal_mismatch")
+    assert event.resident.name == "山田 花子" and event.detail.get("other_resident") is None
     assert hanako.get("/")["Location"].startswith("/login/")
+    assert not SecurityEvent.objects.filter(kind="stepup").exists()
 
 
 def test_auth_certificate_cannot_sign_an_act(hanako, trusted_jpki):
@@ -88,12 +93,50 @@ def test_auth_certificate_cannot_sign_an_act(hanako, trusted_jpki):
     assert _finish_transfer(hanako, request_id).status_code == 403
 
 
-def test_signature_for_other_content_is_refused(hanako, trusted_jpki):
+def test_signature_for_other_content_is_refused_and_recorded(hanako, trusted_jpki):
     request_id = _start_transfer(hanako, amount="100")
     card_answer(hanako, trusted_jpki, request_id, "yamada-hanako", PASSWORD)
     response = _finish_transfer(hanako, request_id, amount="999999")
     assert response.status_code == 403 and response.content == b"stepup_mismatch"
     assert SigningRequest.objects.get(pk=request_id).status == SigningStatus.SIGNED
+    event = SecurityEvent.objects.get(kind="stepup_refused")
+    assert event.resident.name == "山田 花子" and event.detail["code"] == "stepup_mismatch"
+    assert event.detail["act"] == "test.transfer" and event.detail["signing_request"] == request_id
+    assert not SecurityEvent.objects.filter(kind="stepup").exists()  # nothing was done
+    # The signed act itself still goes through, once, with what was signed.
+    assert _finish_transfer(hanako, request_id, amount="100").content == b"done:test.transfer:100"
+
+
+def test_each_step_up_refusal_says_why_in_both_languages(hanako, trusted_jpki, settings):
+    from portal.core.errors import PortalError
+    from portal.identity import services
+    from portal.identity.views import SESSION_BROWSER_KEY
+
+    resident = Resident.objects.get(name="山田 花子")
+    request_id = _start_transfer(hanako)
+    browser_key = hanako.session[SESSION_BROWSER_KEY]
+
+    def confirm(amount: str = "100") -> PortalError:
+        with pytest.raises(PortalError) as refused:
+            services.stepup_confirm(
+                request_id=request_id,
+                resident=resident,
+                browser_key=browser_key,
+                act="test.transfer",
+                payload={"amount": amount},
+            )
+        error = refused.value
+        assert error.message_ja and not error.message_ja.isascii() and error.message_en.isascii()
+        return error
+
+    assert confirm().code == "not_signed_yet"
+    card_answer(hanako, trusted_jpki, request_id, "yamada-hanako", PASSWORD)
+    assert confirm(amount="999").code == "stepup_mismatch"
+    settings.STEP_UP_MAX_AGE = -1
+    assert confirm().code == "stepup_stale"
+    settings.STEP_UP_MAX_AGE = 300
+    assert _finish_transfer(hanako, request_id).content == b"done:test.transfer:100"
+    assert confirm().code == "request_used"
 
 
 def test_stale_signature_is_refused(hanako, trusted_jpki, settings):

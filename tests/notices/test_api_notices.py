@@ -80,6 +80,13 @@ def _big_pdf(size: int) -> bytes:
     return PDF[:-6] + b" " * (size - len(PDF)) + b"%%EOF\n"
 
 
+def _nested(depth: int) -> dict:
+    node: dict = {"type": "string"}
+    for _ in range(depth):
+        node = {"type": "array", "items": node}
+    return node
+
+
 BAD_INPUT = {
     "unknown_recipient": (
         lambda r: notice_body({"type": "resident", "agency_code": "A" * 26}),
@@ -246,6 +253,45 @@ BAD_INPUT = {
         422,
         "invalid_notice",
     ),
+    # Each of these was a 500: the database cannot hold a NUL, jsonschema chokes on a $schema that is no
+    # string and on deep nesting, and a field with a list of types broke every recipient's notice page.
+    "nul_in_title": (
+        lambda r: notice_body(to_resident(r), title={"ja": "ご案内\x00", "en": "Notice"}),
+        400,
+        "malformed_request",
+    ),
+    "nul_in_a_key": (
+        lambda r: notice_body(
+            to_resident(r), action=form_action(schema={**STATUS_REPORT_SCHEMA, "x\x00": 1})
+        ),
+        400,
+        "malformed_request",
+    ),
+    "schema_dialect_not_a_string": (
+        lambda r: notice_body(
+            to_resident(r), action=form_action(schema={**STATUS_REPORT_SCHEMA, "$schema": 5})
+        ),
+        422,
+        "invalid_form_schema",
+    ),
+    "schema_nested_too_deeply": (
+        lambda r: notice_body(
+            to_resident(r),
+            action=form_action(schema={"type": "object", "properties": {"deep": _nested(200)}}, prefill=[]),
+        ),
+        422,
+        "invalid_form_schema",
+    ),
+    "field_with_a_list_of_types": (
+        lambda r: notice_body(
+            to_resident(r),
+            action=form_action(
+                schema={"type": "object", "properties": {"note": {"type": ["string", "null"]}}}, prefill=[]
+            ),
+        ),
+        422,
+        "invalid_form_schema",
+    ),
 }
 
 
@@ -263,9 +309,51 @@ def test_bad_input_is_refused_clearly_and_nothing_is_saved(api, resident, case):
     assert api.post_notice(notice_body(to_resident(resident))).status_code == 201
 
 
+@pytest.mark.parametrize(
+    ("raw", "content_type", "status", "code"),
+    [
+        (b'{"recipient": ', "application/json", 400, "malformed_request"),
+        (b"\xff\xfe{}", "application/json", 400, "malformed_request"),  # not UTF-8
+        (b"[" * 20_000 + b"]" * 20_000, "application/json", 400, "malformed_request"),  # past the decoder
+        (b'{"a": 1}', "text/plain", 415, "unsupported_media_type"),
+        (b"recipient=everyone", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+    ],
+    ids=["truncated", "not-utf-8", "nested-too-deeply", "text-plain", "form-encoded"],
+)
+def test_what_is_not_json_is_refused_in_both_languages_and_nothing_is_saved(
+    api, resident, raw, content_type, status, code
+):
+    response = api.http.post(
+        "/api/agency/v1/notices",
+        data=raw,
+        content_type=content_type,
+        HTTP_IDEMPOTENCY_KEY="k-raw",
+        HTTP_ACCEPT_LANGUAGE="ja",  # DRF's own words would come in Japanese: "en" must stay English
+        **api.headers(),
+    )
+    assert response.status_code == status and response.json()["error"] == code
+    message = response.json()["message"]
+    assert not message["ja"].isascii() and message["en"].isascii() and message["en"]
+    _nothing_saved()
+
+
 def test_request_over_the_size_limit_is_refused_unread(api, resident, settings):
     settings.NOTICE_REQUEST_MAX_BYTES = 1000
     response = api.post_notice(notice_body(to_resident(resident), body={"ja": "あ" * 2000}))
+    assert response.status_code == 413 and response.json()["error"] == "request_too_large"
+    _nothing_saved()
+
+
+@pytest.mark.parametrize("declared", ["²", "-1", "12a"])
+def test_a_content_length_that_is_no_number_is_refused_unread(api, resident, declared):
+    response = api.http.post(
+        "/api/agency/v1/notices",
+        data=b"{}",
+        content_type="application/json",
+        CONTENT_LENGTH=declared,
+        HTTP_IDEMPOTENCY_KEY="k-length",
+        **api.headers(),
+    )
     assert response.status_code == 413 and response.json()["error"] == "request_too_large"
     _nothing_saved()
 

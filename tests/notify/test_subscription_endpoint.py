@@ -118,6 +118,20 @@ def test_an_oversized_subscription_is_refused_unread(resident_client, make_subsc
     assert not PushSubscription.objects.exists()
 
 
+@pytest.mark.parametrize("declared", ["²", "-1", "1e3"])
+def test_a_content_length_that_is_no_number_is_refused_unread(declared, resident_client, make_subscriber):
+    body = json.dumps(make_subscriber().subscription_json())
+    response = resident_client.post(
+        URL,
+        data=body,
+        content_type="application/json",
+        CONTENT_LENGTH=declared,
+        HTTP_ACCEPT="application/json",
+    )
+    assert response.status_code == 400 and response.json()["error"] == "push_subscription_too_large"
+    assert not PushSubscription.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [(b"{not json", "application/json"), (b"\xff\xfe", "application/json"), (b"endpoint=x", "text/plain")],

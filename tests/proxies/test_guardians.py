@@ -81,6 +81,7 @@ def test_a_guardian_acts_only_after_staff_approve_and_stops_when_withdrawn(kazuo
         ({"ward_birth_date": "2999-01-01"}, "ward_birth_date", 422),
         ({"ward_name": "   "}, "ward_name_required", 422),
         ({"registry_number": "<script>"}, "registry_number", 422),
+        ({"ward_name": "田中\x00和夫"}, "invalid_request", 400),  # no database text holds a NUL: was a 500
     ],
 )
 def test_bad_applications_are_refused_clearly_and_nothing_saved(yuki, changes, code, status):
