@@ -36,6 +36,9 @@ from simulators.cardapp.errors import (
 from simulators.cardapp.service import Outcome, approve
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+# The app stands for a resident's phone in Japan: times as its clock shows them.
+JAPAN_TIME = dt.timezone(dt.timedelta(hours=9), "JST")
+TEMPLATES.env.filters["japan_time"] = lambda moment: moment.astimezone(JAPAN_TIME).strftime("%Y-%m-%d %H:%M")
 CSRF_COOKIE = "cardapp_csrf"
 # Card errors after which typing again makes sense (not locked, expired or missing certificate).
 RETRYABLE = {"wrong_secret", "invalid_secret_format", "unknown_card", "wrong_secret_kind"}

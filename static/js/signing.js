@@ -18,6 +18,13 @@
     statusLine.textContent = message;
     statusLine.classList.toggle("signing__status--error", !!isError);
   }
+  // A request that can no longer be signed: nothing left to scan, open or press.
+  function end(message) {
+    stopped = true;
+    show(message, true);
+    form.hidden = true;
+    section.querySelectorAll(".signing__qr, .signing__open").forEach(function (el) { el.hidden = true; });
+  }
 
   function poll() {
     if (stopped) return;
@@ -29,13 +36,9 @@
           show(texts.signed[lang], false);
           form.submit();
         } else if (body.status === "refused") {
-          stopped = true;
-          show(body.message ? body.message[lang] + " / " + body.message[lang === "ja" ? "en" : "ja"] : "", true);
-          form.hidden = true;
+          end(body.message ? body.message[lang] + " / " + body.message[lang === "ja" ? "en" : "ja"] : "");
         } else if (body.status === "expired" || body.status === "consumed") {
-          stopped = true;
-          show(texts.expired[lang], true);
-          form.hidden = true;
+          end(texts.expired[lang]);
         } else {
           window.setTimeout(poll, delay);
         }

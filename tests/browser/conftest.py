@@ -23,6 +23,7 @@ from django.db import connections
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from simulators.cardapp import CardStore
+from tests.browser.phone import PHONE, LayoutFindings
 from tests.conftest import REPO, Jpki
 
 CHROMIUM = os.environ.get("PORTAL_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -153,6 +154,31 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 @pytest.fixture
 def page(context: BrowserContext) -> Page:
     return context.new_page()
+
+
+@pytest.fixture
+def phone_context(browser: Browser) -> Iterator[BrowserContext]:
+    """Like `context`, on a small touch screen (tests/browser/phone.py)."""
+    context = browser.new_context(locale="ja-JP", **PHONE)
+    context.set_default_timeout(EXPECT_TIMEOUT_MS)
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def phone_page(phone_context: BrowserContext) -> Page:
+    return phone_context.new_page()
+
+
+@pytest.fixture
+def layout(phone_context: BrowserContext, tmp_path: Path) -> LayoutFindings:
+    """Collects what the phone's pages do wrong; screenshots in tmp_path/screens, of every page checked
+    with PORTAL_TEST_SCREENSHOTS=1."""
+    every_page = os.environ.get("PORTAL_TEST_SCREENSHOTS") == "1"
+    findings = LayoutFindings(tmp_path / "screens", every_page=every_page)
+    findings.watch(phone_context)
+    return findings
 
 
 # The agency simulator and a real worker beside the live portal, for pages that show agency data.

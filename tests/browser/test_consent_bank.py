@@ -1,7 +1,9 @@
 """The consent API in Chromium, end to end: the sample bank (simulators/bank, authlib's client) asks for
 the resident's income for a mortgage pre-screening; she reads the consent screen, signs it with her card,
 the bank shows her income; she finds the grant on /consents/ and the release in /history/, revokes it,
-and the bank's next call is refused. The bank is told of the end by a signed callback."""
+and the bank's next call is refused. The bank is told of the end by a signed callback. On a phone: the
+consent screen, its step-up, the card app's signing screen and /consents/ are checked as
+tests/browser/phone.py says."""
 
 import json
 
@@ -12,6 +14,7 @@ from portal.firms.models import AccessKind
 from simulators.bank.config import Settings as BankSettings
 from simulators.bank.runner import running_bank
 from tests.browser.conftest import CardApp
+from tests.browser.phone import LayoutFindings
 from tests.browser.test_card_login import _approve, _open_card_app, first_login
 from tests.conftest import PEOPLE
 from tests.consents.conftest import firm_make
@@ -45,8 +48,14 @@ def sakura_bank(live_server, settings, tmp_path):
 
 
 def test_the_bank_gets_her_income_with_her_signed_consent_and_loses_it_when_she_revokes(
-    live_server, sakura_bank, agency_worker, portal_with_card_app: CardApp, page: Page
+    live_server,
+    sakura_bank,
+    agency_worker,
+    portal_with_card_app: CardApp,
+    phone_page: Page,
+    layout: LayoutFindings,
 ):
+    page = phone_page
     first_login(page, live_server.url, portal_with_card_app, PERSON_ID)
 
     page.goto(sakura_bank.url)
@@ -58,11 +67,14 @@ def test_the_bank_gets_her_income_with_her_signed_consent_and_loses_it_when_she_
     expect(page.locator("#consent-purpose")).to_have_text("住宅ローンの事前審査")
     expect(page.locator("#consent-items li")).to_have_count(4)
     expect(page.locator("#consent-access")).to_contain_text("定期的")
+    layout.check_both_languages(page, "consent screen")
     page.locator("#consent-approve").click()
 
     # She signs the consent with her card's signature certificate.
     expect(page.locator("body")).to_contain_text("株式会社さくら銀行")
+    layout.check_both_languages(page, "/stepup/ for the consent")
     card_page = _open_card_app(page, portal_with_card_app)
+    layout.check(card_page, "card app: signing the consent")
     _approve(card_page, certificate="signature", card_id=PERSON_ID, secret=PERSON["card"]["password"])
     expect(card_page.locator("#result")).to_have_attribute("data-status", "accepted")
     card_page.close()
@@ -77,6 +89,7 @@ def test_the_bank_gets_her_income_with_her_signed_consent_and_loses_it_when_she_
     grant = page.locator("#consents li").first
     expect(grant).to_contain_text("株式会社さくら銀行")
     expect(grant).to_contain_text("住宅ローンの事前審査")
+    layout.check_both_languages(page, "/consents/ with a grant")
     page.goto(f"{live_server.url}/history/")
     expect(page.locator("body")).to_contain_text("株式会社さくら銀行")
     expect(page.locator("body")).to_contain_text("住宅ローンの事前審査")
@@ -91,6 +104,7 @@ def test_the_bank_gets_her_income_with_her_signed_consent_and_loses_it_when_she_
     page.locator(".consent-revoke").first.click()
     expect(page.locator(".consent-revoke")).to_have_count(0)
     expect(page.locator(".consent-state").first).to_contain_text("取り消し")
+    layout.check(page, "/consents/ revoked")
 
     # The bank's next call is refused, and the bank received the portal's notice that the consent ended.
     page.goto(application_url)
@@ -104,3 +118,4 @@ def test_the_bank_gets_her_income_with_her_signed_consent_and_loses_it_when_she_
             break
         page.wait_for_timeout(500)
     expect(told).to_have_count(1)
+    layout.assert_fit()

@@ -5,7 +5,8 @@ He reads her reads in his access history and ends the proxy; her next page is he
 
 Two browser contexts, two sets of cookies: his and hers. Both log in for the first time (the user folder
 opens with the signature certificate) and their information arrives from the agency simulator through a
-real worker.
+real worker. Both on phones: the proxies' pages, the step-up, the card app's signing screen and the
+banner while acting are checked as tests/browser/phone.py says.
 """
 
 import re
@@ -15,6 +16,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.browser.conftest import EXPECT_TIMEOUT_MS, CardApp
+from tests.browser.phone import PHONE, LayoutFindings
 from tests.browser.test_card_login import _approve, _open_card_app, first_login
 from tests.conftest import PEOPLE
 
@@ -33,8 +35,8 @@ MEDICAL_CATEGORIES = ("medical_drugs", "medical_checkups", "medical_expenses")
 
 @pytest.fixture
 def other_context(browser: Browser) -> Iterator[BrowserContext]:
-    """A second browser with its own cookies, set up like the `context` fixture."""
-    context = browser.new_context(locale="ja-JP")
+    """A second phone with its own cookies, set up like the `phone_context` fixture."""
+    context = browser.new_context(locale="ja-JP", **PHONE)
     context.set_default_timeout(EXPECT_TIMEOUT_MS)
     yield context
     context.close()
@@ -60,11 +62,14 @@ def test_invited_proxy_reads_granted_medical_data_and_notices_but_nothing_else(
     agency_worker,
     live_server,
     portal_with_card_app: CardApp,
-    page: Page,
+    phone_page: Page,
     other_context: BrowserContext,
+    layout: LayoutFindings,
 ):
     card_app = portal_with_card_app
     base = live_server.url
+    page = phone_page
+    layout.watch(other_context)
 
     # 1. He logs in; his information arrives; he invites a proxy for his medical data and notices only.
     first_login(page, live_server.url, card_app, PRINCIPAL_ID)
@@ -82,12 +87,16 @@ def test_invited_proxy_reads_granted_medical_data_and_notices_but_nothing_else(
     invited = page.locator("#given .grant")
     expect(invited).to_have_attribute("data-state", "invited")
     expect(invited).to_contain_text("医療の情報（薬剤・健診・医療費）を見る、お知らせを読む")
+    layout.check(page, "/proxies/ invitation made")
 
     # 2. His daughter, in her own browser, logs in with her own card and accepts with the code.
     proxy_page = other_context.new_page()
     first_login(proxy_page, live_server.url, card_app, PROXY_ID)
     _wait_for_own_information(proxy_page, live_server)
-    proxy_page.goto(f"{base}/proxies/accept/")
+    proxy_page.goto(f"{base}/proxies/accept/?code=0000")
+    proxy_page.locator("#accept").click()
+    expect(proxy_page.locator("#error")).to_be_visible()
+    layout.check(proxy_page, "/proxies/accept/ wrong code")
     proxy_page.locator("#code").fill(invitation_code)
     proxy_page.locator("#accept").click()
     expect(proxy_page).to_have_url(f"{base}/proxies/")
@@ -101,11 +110,14 @@ def test_invited_proxy_reads_granted_medical_data_and_notices_but_nothing_else(
     expect(accepted).to_have_count(1)
     expect(accepted).to_have_attribute("data-state", "accepted")
     expect(accepted).to_contain_text(PROXY["name"])
+    layout.check_both_languages(page, "/proxies/ invitation accepted")
     accepted.locator(".confirm-grant").click()
     expect(page).to_have_url(re.compile(r"/stepup/[0-9a-f-]+/$"))
     expect(page.locator(".signing__summary")).to_contain_text(f"{PROXY['name']}さんを代理人にします")
+    layout.check_both_languages(page, "/stepup/ for the proxy")
     card_page = _open_card_app(page, card_app)
     expect(card_page.locator("#summary-ja")).to_contain_text(f"{PROXY['name']}さんを代理人にします")
+    layout.check(card_page, "card app: signing the proxy in")
     _approve(card_page, certificate="signature", card_id=PRINCIPAL_ID, secret=PRINCIPAL["card"]["password"])
     expect(card_page.locator("#result")).to_have_attribute("data-status", "accepted")
     card_page.close()
@@ -115,6 +127,7 @@ def test_invited_proxy_reads_granted_medical_data_and_notices_but_nothing_else(
     expect(active).to_have_attribute("data-state", "active")
     expect(active).to_contain_text(PROXY["name"])
     expect(active.locator(".confirm-grant")).to_have_count(0)
+    layout.check_both_languages(page, "/proxies/ with a proxy")
 
     # 4. She acts for him: a banner on every page, his medical data and his inbox, nothing else.
     proxy_page.goto(f"{base}/proxies/")
@@ -126,6 +139,7 @@ def test_invited_proxy_reads_granted_medical_data_and_notices_but_nothing_else(
     expect(proxy_page.locator("#acting-banner")).to_contain_text(PRINCIPAL["name"])
     expect(held).to_contain_text("代理中です")
     expect(proxy_page.locator("#invite")).to_have_count(0)  # no inviting on his behalf
+    layout.check_both_languages(proxy_page, "/proxies/ acting")
 
     _open_acting(proxy_page, f"{base}/myinfo/")
     categories = proxy_page.locator(".category")
@@ -139,6 +153,7 @@ def test_invited_proxy_reads_granted_medical_data_and_notices_but_nothing_else(
     data = proxy_page.locator("#data")
     for medicine in HIS_ONLY_MEDICINES:
         expect(data).to_contain_text(medicine)
+    layout.check(proxy_page, "/myinfo/medical_drugs/ acting")  # once: each view is a release he reads
 
     for refused in ("/myinfo/pension/", "/history/"):
         _open_acting(proxy_page, f"{base}{refused}", status=403)
@@ -147,6 +162,7 @@ def test_invited_proxy_reads_granted_medical_data_and_notices_but_nothing_else(
         expect(error).to_contain_text("代理人として、この情報を見ることは認められていません。")
         expect(proxy_page.locator("#data")).to_have_count(0)
         expect(proxy_page.locator("#history-records")).to_have_count(0)
+    layout.check(proxy_page, "/history/ refused while acting")
 
     # His inbox (empty in this run), not hers, under the banner.
     _open_acting(proxy_page, f"{base}/notices/")
@@ -183,3 +199,4 @@ def test_invited_proxy_reads_granted_medical_data_and_notices_but_nothing_else(
     expect(own).to_contain_text("ゾルピデム")  # hers in the simulator's story
     for medicine in HIS_ONLY_MEDICINES:
         expect(own).not_to_contain_text(medicine)
+    layout.assert_fit()
