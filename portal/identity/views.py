@@ -43,10 +43,17 @@ def _card_app_link(request: HttpRequest, signing_request: SigningRequest) -> str
     return f"{settings.CARDAPP_URL}/approve?request={quote(request_url, safe='')}"
 
 
-def signing_context(request: HttpRequest, signing_request: SigningRequest) -> dict[str, Any]:
+def signing_context(
+    request: HttpRequest, signing_request: SigningRequest, *, again_url: str
+) -> dict[str, Any]:
+    """What a waiting page shows. ``again_url`` is where the person starts over once this request can no
+    longer be signed (expired, used or refused): reloading the page would only show the same request."""
     link = _card_app_link(request, signing_request)
+    ended = signing_request.status != SigningStatus.PENDING or signing_request.is_expired
     return {
         "signing_request": signing_request,
+        "signing_ended": ended and signing_request.status != SigningStatus.SIGNED,
+        "again_url": again_url,
         "card_app_link": link,
         "qr_svg": qr_svg(link),
         "status_url": reverse("identity:signing-status", args=[signing_request.id]),
@@ -77,7 +84,7 @@ def login_page(request: HttpRequest) -> HttpResponse:
         return redirect("dashboard:home")
     rate_limit(scope="login-start", key=client_address(request), limit=60, window_seconds=60)
     signing_request = services.login_start(browser_key=browser_key_of(request))
-    context = signing_context(request, signing_request)
+    context = signing_context(request, signing_request, again_url=request.get_full_path())
     context["complete_url"] = reverse("identity:login-complete", args=[signing_request.id])
     return render(request, "identity/login.html", context)
 
@@ -110,7 +117,7 @@ def register_page(request: HttpRequest, request_id: UUID) -> HttpResponse:
     ).first()
     if signing_request is None:
         return redirect("identity:login")
-    context = signing_context(request, signing_request)
+    context = signing_context(request, signing_request, again_url=reverse("identity:login"))
     context["complete_url"] = reverse("identity:register", args=[signing_request.id])
     return render(request, "identity/register.html", context)
 
@@ -265,6 +272,10 @@ def stepup_redirect(
         payload=payload,
     )
     request.session[f"stepup_next:{signing_request.id}"] = next_url
+    # Where the act was asked for (its form), to start over from if this request expires.
+    referer = request.headers.get("Referer", "")
+    if referer and url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()}):
+        request.session[f"stepup_back:{signing_request.id}"] = referer
     return redirect("identity:stepup", request_id=signing_request.id)
 
 
@@ -284,6 +295,7 @@ def stepup_page(request: HttpRequest, request_id: UUID) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = reverse("dashboard:home")
     separator = "&" if "?" in next_url else "?"
-    context = signing_context(request, signing_request)
+    again_url = request.session.get(f"stepup_back:{request_id}", reverse("dashboard:home"))
+    context = signing_context(request, signing_request, again_url=again_url)
     context["complete_url"] = f"{next_url}{separator}stepup={signing_request.id}"
     return render(request, "identity/stepup.html", context)

@@ -2,14 +2,14 @@
 (function () {
   "use strict";
   var section = document.querySelector(".signing");
-  if (!section) return;
+  if (!section || !section.querySelector("#card-app-link")) return; // absent: the page says it has ended
   var statusUrl = section.getAttribute("data-status-url");
   var form = document.getElementById(section.getAttribute("data-complete-form"));
   var statusLine = document.getElementById("signing-status");
   var lang = document.documentElement.lang === "en" ? "en" : "ja";
   var texts = {
     signed: { ja: "確認できました。移動しています…", en: "Confirmed. Moving on…" },
-    expired: { ja: "有効期限が切れました。ページを再読み込みしてやり直してください。", en: "This has expired. Reload the page to start again." },
+    expired: { ja: "有効期限が切れました。「最初からやり直す」から、もう一度お進みください。", en: "This has expired. Use “Start again” to begin anew." },
   };
   var delay = 1500;
   var stopped = false;
@@ -24,6 +24,7 @@
     show(message, true);
     form.hidden = true;
     section.querySelectorAll(".signing__qr, .signing__open").forEach(function (el) { el.hidden = true; });
+    document.getElementById("signing-again").hidden = false;
   }
 
   function poll() {

@@ -167,7 +167,7 @@ def test_wrong_pins_lock_the_card_while_the_portal_waits_until_its_request_expir
     link = page.locator("#card-app-link").get_attribute("href")
     off_playwright_thread(_expire_login_requests)
     status = page.locator("#signing-status")
-    expect(status).to_have_text("有効期限が切れました。ページを再読み込みしてやり直してください。")
+    expect(status).to_have_text("有効期限が切れました。「最初からやり直す」から、もう一度お進みください。")
     expect(status).to_have_class(re.compile(r"signing__status--error"))
     for gone in ("#complete", ".signing__qr", "#card-app-link"):
         expect(page.locator(gone)).to_be_hidden()
@@ -175,6 +175,10 @@ def test_wrong_pins_lock_the_card_while_the_portal_waits_until_its_request_expir
     card_page.goto(link)
     expect(card_page.locator("#result")).to_have_attribute("data-status", "request-error")
     layout.check(card_page, "card app: expired request")
+    # Starting again gives a new challenge to sign, not the expired one.
+    page.locator("#signing-again a").click()
+    expect(page.locator("#card-app-link")).to_be_visible()
+    assert page.locator("#card-app-link").get_attribute("href") != link
     layout.assert_fit()
 
 

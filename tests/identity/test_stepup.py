@@ -1,10 +1,12 @@
 """The "sign this act" step-up, and the desk-terminal case: only the session resident's own card will do."""
 
+import datetime as dt
 import re
 import time
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from portal.identity.middleware import SESSION_LAST_SEEN
 from portal.identity.models import Resident, SecurityEvent, SigningRequest, SigningStatus
@@ -146,6 +148,31 @@ def test_stale_signature_is_refused(hanako, trusted_jpki, settings):
     time.sleep(0.01)
     response = _finish_transfer(hanako, request_id)
     assert response.status_code == 410 and response.content == b"stepup_stale"
+
+
+def test_an_ended_step_up_page_offers_to_start_again_from_where_the_act_was_asked(hanako, trusted_jpki):
+    response = hanako.get("/test-transfer/?amount=100", HTTP_REFERER="http://testserver/account/")
+    request_id = re.fullmatch(r"/stepup/([0-9a-f-]+)/", response["Location"]).group(1)
+    waiting = hanako.get(f"/stepup/{request_id}/").content.decode()
+    assert 'id="card-app-link"' in waiting and re.search(r'id="signing-again" hidden', waiting)
+
+    SigningRequest.objects.filter(pk=request_id).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    for language, text in (("ja", "最初からやり直してください"), ("en", "Please start again")):
+        hanako.cookies["django_language"] = language
+        ended = hanako.get(f"/stepup/{request_id}/").content.decode()
+        assert text in ended
+        assert 'id="card-app-link"' not in ended and "<svg" not in ended.split('id="signing-status"')[1]
+        again = r'id="signing-again"><a class="button button--primary" href="http://testserver/account/"'
+        assert re.search(again, ended)
+        assert re.search(r'id="complete-form" hidden', ended)
+
+
+def test_a_step_up_asked_from_elsewhere_starts_again_from_the_dashboard(hanako, trusted_jpki):
+    response = hanako.get("/test-transfer/?amount=100", HTTP_REFERER="https://elsewhere.example/form")
+    request_id = re.fullmatch(r"/stepup/([0-9a-f-]+)/", response["Location"]).group(1)
+    SigningRequest.objects.filter(pk=request_id).update(status=SigningStatus.CONSUMED)
+    ended = hanako.get(f"/stepup/{request_id}/").content.decode()
+    assert re.search(r'id="signing-again"><a class="button button--primary" href="/"', ended)
 
 
 def test_unsigned_or_unknown_request_does_nothing(hanako, trusted_jpki):
