@@ -249,7 +249,9 @@ def child_sign(request: HttpRequest, request_id: UUID) -> HttpResponse:
     ).first()
     if signing_request is None:
         raise Http404
-    context = identity_views.signing_context(request, signing_request)
+    # The child's card is presented from the proxies page (its "add a child" form): start again there.
+    again_url = f"{reverse('proxies:list')}#child-add"
+    context = identity_views.signing_context(request, signing_request, again_url=again_url)
     context["complete_url"] = reverse("proxies:child-complete", args=[signing_request.id])
     return render(request, "proxies/child.html", context)
 

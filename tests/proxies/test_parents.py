@@ -58,8 +58,10 @@ def test_parent_acts_for_the_child_in_her_household(client, trusted_jpki, misaki
 
     assert client.post(f"/proxies/{grant.public_id}/act/").status_code == 302
     assert f"{CHILD['name']}さんの代理人として" in client.get("/myinfo/").content.decode()
-    # The request was used once.
+    # The request was used once; its page now offers to start again from the proxies page.
     assert client.post(f"/proxies/children/{request_id}/complete/").status_code in {404, 409, 410}
+    used = client.get(f"/proxies/children/{request_id}/").content.decode()
+    assert 'id="signing-again"><a class="button button--primary" href="/proxies/#child-add"' in used
 
 
 def test_a_child_not_in_her_household_is_refused_and_nothing_saved(client, trusted_jpki, misaki):
