@@ -208,6 +208,8 @@ else:
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # The exchanges' bindings; kombu's default is a folder "control" in the working directory.
+        "control_folder": str(_broker_dir / "control"),
     }
 # Owed work with no sign of life for this long lost its task (a broker restarted without its data, say)
 # and the beat's core.recover_lost_tasks sends it again. Longer than the visibility timeout, so that a
