@@ -231,8 +231,9 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A stopping worker lets running tasks finish for this long, then stops them: their messages, not yet
 # acknowledged, go back to the broker as it disconnects, and run again. The prefork worker does so in
-# Celery's soft-then-cold shutdown (REMAP_SIGTERM in the Procfile). honcho kills what is left 5 s after
-# SIGTERM, and the rest of a worker's shutdown takes about 2 s (docs/decisions/0009).
+# Celery's soft-then-cold shutdown (REMAP_SIGTERM in the Procfile), the fetch worker's thread pool in
+# portal.core.pools. honcho kills what is left 5 s after SIGTERM, and the rest of a worker's shutdown
+# takes about 2 s (docs/decisions/0009).
 CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = float(env_str("CELERY_WORKER_SOFT_SHUTDOWN_SECONDS", "1"))
 # Celery's Django fix-up would close the database connection around every task (portal/celery.py keeps it
 # as a request does instead): at most once in this many tasks, which is never in practice.
