@@ -182,7 +182,7 @@ def test_the_fetch_worker_stops_in_honcho_s_grace_and_leaves_a_slow_fetch_to_com
     def entry() -> CategoryEntry:
         return CategoryEntry.objects.get(resident=misaki, category="household")
 
-    portal_to_agency.set_faults("municipal-resident", latency_ms=20_000)
+    portal_to_agency.set_faults("municipal-resident", latency_ms=10_000)
     try:
         with fetch_worker("first.log") as first:
             myinfo_refresh_start(resident=misaki, categories=["household"])
