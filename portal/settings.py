@@ -203,12 +203,20 @@ else:
     # kombu's filesystem transport does not create its folders; every process may be the first to start.
     (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+    if CELERY_BROKER_URL == "filesystem://":
+        # Lets a worker notice SIGTERM within a fifth of a second (portal.core.broker).
+        CELERY_BROKER_TRANSPORT = "portal.core.broker:FilesystemTransport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # The exchanges' bindings; kombu's default is a folder "control" in the working directory.
+        "control_folder": str(_broker_dir / "control"),
     }
+    # Without Redis a worker's timer (countdowns, retries) is a thread that sleeps up to this long between
+    # looks and is joined when the worker stops: Celery's 1 s was a fifth of honcho's grace (0009).
+    CELERY_WORKER_TIMER_PRECISION = 0.1
 # Owed work with no sign of life for this long lost its task (a broker restarted without its data, say)
 # and the beat's core.recover_lost_tasks sends it again. Longer than the visibility timeout, so that a
 # dead worker's task comes back by itself first, and than every task's longest retry back-off. Tests of
@@ -221,6 +229,12 @@ CELERY_TASK_ACKS_LATE = True
 # turns this default around; the portal keeps it.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A stopping worker lets running tasks finish for this long, then stops them: their messages, not yet
+# acknowledged, go back to the broker as it disconnects, and run again. The prefork worker does so in
+# Celery's soft-then-cold shutdown (REMAP_SIGTERM in the Procfile), the fetch worker's thread pool in
+# portal.core.pools. honcho kills what is left 5 s after SIGTERM, and the rest of a worker's shutdown
+# takes about 2 s (docs/decisions/0009).
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = float(env_str("CELERY_WORKER_SOFT_SHUTDOWN_SECONDS", "1"))
 # Celery's Django fix-up would close the database connection around every task (portal/celery.py keeps it
 # as a request does instead): at most once in this many tasks, which is never in practice.
 CELERY_DB_REUSE_MAX = 1_000_000_000

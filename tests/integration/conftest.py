@@ -3,6 +3,8 @@
 import json
 import os
 import secrets
+import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +19,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.db import connection
+from honcho.manager import KILL_WAIT
 from joserfc.jwk import ECKey
 
 from portal.celery import QUEUES
@@ -104,6 +107,68 @@ def running_worker(
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def procfile_command(name: str, **options: str) -> tuple[dict[str, str], list[str]]:
+    """The Procfile's command for process `name`: the variables its line sets and its arguments, with each
+    `--option value` named replaced (a test's own queue and node name on the shared Redis)."""
+    for line in (REPO / "Procfile").read_text().splitlines():
+        if line.startswith(f"{name}:"):
+            words = shlex.split(line.partition(":")[2])
+            break
+    else:
+        raise AssertionError(f"the Procfile has no process {name!r}")
+    variables = {}
+    while "=" in words[0] and not words[0].startswith("-"):
+        key, _, value = words.pop(0).partition("=")
+        variables[key] = value
+    for option, value in options.items():
+        words[words.index(f"--{option}") + 1] = value
+    return variables, words
+
+
+@contextmanager
+def running_as_procfile(name: str, environment: dict[str, str], *, log_path: Path, **options: str):
+    """Process `name` started as honcho starts it: the Procfile's command in a process group of its own
+    (honcho signals the group, so a prefork worker's children get its signals too). Yields it once it
+    says it is ready (a file broker answers no ping); killed, group and all, if a test leaves it running.
+    honcho runs the line through `sh -c`, which only passes the signals on: here the shell is left out
+    so that the worker's own exit code is seen."""
+    variables, command = procfile_command(name, **options)
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env={**environment, **variables},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_until(
+            lambda: process.poll() is not None or " ready." in log_path.read_text(),
+            timeout=60,
+            what=f"the Procfile's {name} to be ready",
+        )
+        if process.poll() is not None:
+            pytest.fail(f"the Procfile's {name} exited at start:\n{log_path.read_text()}")
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def stop_as_honcho(process: subprocess.Popen, *, log_path: Path) -> int:
+    """What Ctrl-C on `make demo` does to a process: SIGTERM to its group, SIGKILL to the group after
+    honcho's grace. Fails if the grace runs out; returns the exit code."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        return process.wait(timeout=KILL_WAIT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        pytest.fail(f"still running {KILL_WAIT} s after SIGTERM: honcho kills it\n{log_path.read_text()}")
 
 
 @pytest.fixture(scope="module")
