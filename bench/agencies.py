@@ -135,17 +135,19 @@ def fetch_queue_purge() -> int:
 
 @contextmanager
 def fetch_worker(*, concurrency: int, bench: str) -> Iterator[subprocess.Popen]:
-    """A worker on the fetch queue as the Procfile starts it (threads pool), pointed at the simulator."""
+    """A worker on the fetch queue as the Procfile starts it (its thread pool, portal.core.pools), pointed
+    at the simulator."""
     fetch_queue_purge()
     hostname = f"bench-fetch-{os.getpid()}"
     log = Path(settings.VAR_DIR) / "bench-fetch-worker.log"
     command = [
         *(sys.executable, "-m", "celery", "-A", "portal", "worker"),
         *("--hostname", f"{hostname}@%h", "--queues", QUEUE_FETCH),
-        *("--pool", "threads", "--concurrency", str(concurrency), "--loglevel", "INFO"),
+        *("--pool", "custom", "--concurrency", str(concurrency), "--loglevel", "INFO"),
     ]
+    env = {**os.environ, "CELERY_CUSTOM_WORKER_POOL": "portal.core.pools:ThreadPool"}
     with log.open("w") as output:
-        process = subprocess.Popen(command, cwd=REPO, env=os.environ, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT)
 
     def answers() -> bool:
         if process.poll() is not None:
