@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -141,14 +142,18 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
+def _japanese_context(browser: Browser, **options: Any) -> Iterator[BrowserContext]:
     # A Japanese browser, as most residents have: the portal must start in Japanese.
-    context = browser.new_context(locale="ja-JP")
+    context = browser.new_context(locale="ja-JP", **options)
     context.set_default_timeout(EXPECT_TIMEOUT_MS)
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     yield context
     context.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    yield from _japanese_context(browser)
 
 
 @pytest.fixture
@@ -159,11 +164,7 @@ def page(context: BrowserContext) -> Page:
 @pytest.fixture
 def phone_context(browser: Browser) -> Iterator[BrowserContext]:
     """Like `context`, on a small touch screen (tests/browser/phone.py)."""
-    context = browser.new_context(locale="ja-JP", **PHONE)
-    context.set_default_timeout(EXPECT_TIMEOUT_MS)
-    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
-    yield context
-    context.close()
+    yield from _japanese_context(browser, **PHONE)
 
 
 @pytest.fixture

@@ -152,13 +152,7 @@ def test_certificate_from_unknown_ca_is_refused(client, trusted_jpki):
 
 
 def test_expired_certificate_is_refused(client, trusted_jpki):
-    key = generate_key()
-    now = dt.datetime.now(dt.UTC)
-    certificate = trusted_jpki.ca.issue_auth_certificate(
-        key.public_key(), not_before=now - dt.timedelta(days=400), not_after=now - dt.timedelta(days=1)
-    )
-    request_id = start_login(client)
-    answer = _post_jws(request_id, _jws(key, certificate, _payload(signing_description(client, request_id))))
+    answer = _post_jws(*_expired_certificate(client, trusted_jpki))
     assert answer.status_code == 400 and answer.json()["error"] == "certificate_expired"
 
 

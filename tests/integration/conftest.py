@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from celery.app.routes import prepare
 from django.conf import settings
 from django.db import connection
 from honcho.manager import KILL_WAIT
@@ -383,3 +385,11 @@ def running_web(environment: dict[str, str], *, log_path: Path) -> Iterator[str]
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def myinfo_tasks_to_own_queue(monkeypatch, prefix: str) -> str:
+    """Routes the test's myinfo tasks to a queue of its own (the fetch queue may have other workers)."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    router = celery_app.amqp.router
+    monkeypatch.setattr(router, "routes", [*prepare({"myinfo.*": {"queue": name}}), *router.routes])
+    return name

@@ -19,7 +19,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from celery.app.routes import prepare
 from django.conf import settings
 
 from portal.celery import app as celery_app
@@ -28,7 +27,13 @@ from portal.myinfo.models import CategoryEntry, EntryState
 from portal.myinfo.services import myinfo_refresh_start
 from tests.conftest import PEOPLE
 from tests.factories import ResidentFactory
-from tests.integration.conftest import pointed_at, running_as_procfile, stop_as_honcho, wait_until
+from tests.integration.conftest import (
+    myinfo_tasks_to_own_queue,
+    pointed_at,
+    running_as_procfile,
+    stop_as_honcho,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -150,11 +155,7 @@ def test_the_default_worker_stops_in_honcho_s_grace_and_its_stopped_task_comes_b
 
 @pytest.fixture
 def fetch_queue(monkeypatch) -> str:
-    """This test's myinfo tasks go to a queue of its own (the fetch queue may have other workers)."""
-    name = f"shutdown-fetch-{uuid.uuid4().hex[:8]}"
-    router = celery_app.amqp.router
-    monkeypatch.setattr(router, "routes", [*prepare({"myinfo.*": {"queue": name}}), *router.routes])
-    return name
+    return myinfo_tasks_to_own_queue(monkeypatch, "shutdown-fetch")
 
 
 def test_the_fetch_worker_stops_in_honcho_s_grace_and_leaves_a_slow_fetch_to_come_back(

@@ -8,20 +8,17 @@ import datetime as dt
 import os
 import signal
 import time
-import uuid
 from contextlib import contextmanager
 
 import pytest
-from celery.app.routes import prepare
 
-from portal.celery import app as celery_app
 from portal.identity.models import SecurityEvent
 from portal.myinfo.models import MYINFO_CATEGORIES, CategoryEntry, EntryState, FetchError, Quarantine
 from portal.myinfo.selectors import CardState, myinfo_overview, myinfo_payload
 from portal.myinfo.services import myinfo_refresh_start
 from tests.conftest import PEOPLE
 from tests.factories import ResidentFactory
-from tests.integration.conftest import pointed_at, running_worker, wait_until
+from tests.integration.conftest import myinfo_tasks_to_own_queue, pointed_at, running_worker, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -33,11 +30,7 @@ VISIBILITY_SECONDS = 5
 
 @pytest.fixture
 def queue(monkeypatch) -> str:
-    """Sends this test's myinfo tasks to a queue of its own (the fetch queue may have other workers)."""
-    name = f"myinfo-test-{uuid.uuid4().hex[:8]}"
-    router = celery_app.amqp.router
-    monkeypatch.setattr(router, "routes", [*prepare({"myinfo.*": {"queue": name}}), *router.routes])
-    return name
+    return myinfo_tasks_to_own_queue(monkeypatch, "myinfo-test")
 
 
 @pytest.fixture
