@@ -18,6 +18,7 @@ from playwright.sync_api import Page, expect
 
 from portal.proxies.parents import fifteenth_birthday
 from tests.browser.conftest import CardApp
+from tests.browser.phone import LayoutFindings
 from tests.browser.test_card_login import _approve, _open_card_app, first_login
 from tests.conftest import PEOPLE
 
@@ -51,10 +52,12 @@ def test_parent_acts_for_her_child_with_the_childs_card(
     agency_worker,
     live_server,
     portal_with_card_app: CardApp,
-    page: Page,
+    phone_page: Page,
+    layout: LayoutFindings,
 ):
     card_app = portal_with_card_app
     base = live_server.url
+    page = phone_page  # a parent on her phone
 
     # 1. She logs in; the login starts the fetches; her household record lists her son.
     first_login(page, base, card_app, PARENT_ID)
@@ -72,8 +75,10 @@ def test_parent_acts_for_her_child_with_the_childs_card(
     expect(page).to_have_url(re.compile(r"/proxies/children/[0-9a-f-]+/$"))
     expect(page.locator("h1")).to_have_text("お子様のカードで確認します")
     expect(page.locator(".signing__summary")).to_contain_text(f"保護者: {PARENT['name']}")
+    layout.check(page, "/proxies/children/<id>/")
     card_page = _open_card_app(page, card_app)
     expect(card_page.locator("#summary-ja")).to_contain_text(f"保護者: {PARENT['name']}")
+    layout.check(card_page, "card app: the child's card")
     expect(card_page.locator(".warn")).to_have_count(1)
     expect(card_page.locator(".warn")).to_contain_text(CARD_FACTS_WARNING)
     expect(card_page.locator(".warn")).to_contain_text(
@@ -128,6 +133,7 @@ def test_parent_acts_for_her_child_with_the_childs_card(
     expect(proxy_reads.filter(has_text="予防接種")).to_contain_text(
         f"代理人の{PARENT['name']}さんが、わたしの情報の表示のため、あなたの予防接種を画面に表示しました。"
     )
+    layout.check(page, "/history/ acting for the child")
 
     # 4. She switches back: her own dashboard, no banner.
     page.locator("#acting-stop").click()
@@ -135,3 +141,4 @@ def test_parent_acts_for_her_child_with_the_childs_card(
     expect(page.locator("#acting-banner")).to_have_count(0)
     expect(page.locator(".messages")).to_contain_text("ご自身の画面に戻りました。")
     expect(page.locator("#greeting")).to_contain_text(PARENT["name"])
+    layout.assert_fit()

@@ -67,7 +67,7 @@ def _status_report_sent() -> str:
     return f"/notices/{answer.json()['id']}/"
 
 
-def test_resident_pages_fit_a_phone_in_both_languages(
+def test_resident_pages_fit_a_phone_in_both_languages_and_wider_screens(
     phone_page: Page,
     layout: LayoutFindings,
     live_server,
@@ -97,4 +97,11 @@ def test_resident_pages_fit_a_phone_in_both_languages(
         page.locator("#create-invitation").click()
         expect(page.locator("#invitation-code")).to_be_visible()
         layout.check(page, "/proxies/ after an invitation")
+    # Wider screens take the two-column layouts (menus, fields side by side): a tablet and a laptop.
+    page.context.add_cookies([{"name": "django_language", "value": "ja", "url": live_server.url}])
+    for width, height in ((768, 1024), (1280, 800)):
+        page.set_viewport_size({"width": width, "height": height})
+        for path in (*PAGES, notice):
+            page.goto(f"{live_server.url}{path}")
+            layout.check(page, f"{path} at {width} px")
     layout.assert_fit()
