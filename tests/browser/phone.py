@@ -13,6 +13,7 @@ unfit for it, found in the page itself after it has been laid out.
 """
 
 import re
+from functools import cache
 from pathlib import Path
 
 from playwright.sync_api import BrowserContext, Page, Response
@@ -167,12 +168,17 @@ async ({tags, impacts}) => {
 """
 
 
+@cache
+def _axe_source() -> str:
+    return AXE_SOURCE.read_text()
+
+
 def accessibility_problems(page: Page) -> list[str]:
     """axe-core's serious and critical WCAG A/AA violations on the page as it is now, one line each. The
     script goes in through DevTools (page.evaluate), which the portal's Content-Security-Policy (scripts
     with its nonce only) does not govern; a <script> tag would be refused, as it should be."""
     if not page.evaluate("typeof window.axe !== 'undefined'"):
-        page.evaluate(AXE_SOURCE.read_text())
+        page.evaluate(_axe_source())
     violations = page.evaluate(AXE_RUN, {"tags": AXE_TAGS, "impacts": sorted(AXE_IMPACTS)})
     return [
         f"axe {v['id']} ({v['impact']}, {len(v['targets'])}x): {v['help']}: "
