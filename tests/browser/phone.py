@@ -7,13 +7,18 @@ unfit for it, found in the page itself after it has been laid out.
 - every visible link, button and form control is at least 24 by 24 CSS pixels, or far enough from the
   others, as WCAG 2.2's target size criterion (2.5.8) asks, with its exception for links in a sentence;
   and no two controls' boxes (their labels included) overlap;
-- everything the page asks for loads (no style sheet, script, icon or request answered with an error).
+- everything the page asks for loads (no style sheet, script, icon or request answered with an error);
+- axe-core (the npm devDependency, node_modules/axe-core) finds no serious or critical failure of a WCAG 2.0,
+  2.1 or 2.2 level A or AA rule (contrast, names and labels, landmarks, lang, duplicate ids...).
 """
 
 import re
+from functools import cache
 from pathlib import Path
 
 from playwright.sync_api import BrowserContext, Page, Response
+
+from tests.conftest import REPO
 
 # The narrowest common Android width.
 PHONE = {
@@ -141,6 +146,47 @@ def layout_problems(page: Page) -> list[str]:
     return page.evaluate(LAYOUT_PROBLEMS, MIN_TARGET_PX)
 
 
+# scripts/setup installs it (npm ci, from package-lock.json); a missing file fails the check, never skips it.
+AXE_SOURCE = REPO / "node_modules" / "axe-core" / "axe.min.js"
+# What WCAG 2.2 AA asks for, criterion by criterion (axe's tags; each version's rules carry only its own tag).
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
+AXE_IMPACTS = {"serious", "critical"}
+AXE_TARGETS_SHOWN = 3
+
+# axe runs in the page; its violations, each cut down to what a line of the report needs.
+AXE_RUN = """
+async ({tags, impacts}) => {
+  const results = await axe.run(document, {
+    runOnly: {type: "tag", values: tags},
+    resultTypes: ["violations"],
+  });
+  return results.violations.filter((v) => impacts.includes(v.impact)).map((v) => ({
+    id: v.id, impact: v.impact, help: v.help,
+    targets: v.nodes.map((n) => n.target.join(" ")),
+  }));
+}
+"""
+
+
+@cache
+def _axe_source() -> str:
+    return AXE_SOURCE.read_text()
+
+
+def accessibility_problems(page: Page) -> list[str]:
+    """axe-core's serious and critical WCAG A/AA violations on the page as it is now, one line each. The
+    script goes in through DevTools (page.evaluate), which the portal's Content-Security-Policy (scripts
+    with its nonce only) does not govern; a <script> tag would be refused, as it should be."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(_axe_source())
+    violations = page.evaluate(AXE_RUN, {"tags": AXE_TAGS, "impacts": sorted(AXE_IMPACTS)})
+    return [
+        f"axe {v['id']} ({v['impact']}, {len(v['targets'])}x): {v['help']}: "
+        + ", ".join(v["targets"][:AXE_TARGETS_SHOWN])
+        for v in violations
+    ]
+
+
 class LayoutFindings:
     """What a flow's pages do wrong on a phone, collected page by page so that one run names them all (the
     test asserts at its end). A full-page screenshot of each page found wanting, or of every page checked
@@ -168,7 +214,7 @@ class LayoutFindings:
         """The page as it is now, named by where it is in the flow and the language it is in."""
         where = f"{where} ({page.locator('html').get_attribute('lang')})"
         self.checked.append(where)
-        problems = layout_problems(page)
+        problems = layout_problems(page) + accessibility_problems(page)
         if problems:
             self.problems[where] = problems
         if problems or self.every_page:
