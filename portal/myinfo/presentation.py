@@ -52,8 +52,19 @@ def format_yen(amount: int | float, language: str) -> str:
     return f"¥{amount:,.0f}" if language == "en" else f"{amount:,.0f}円"
 
 
-def label(key: str, language: str) -> str:
-    known = LABELS.get(key)
+# "name" is a person's name in some records and a thing's in others: it is named by the record holding it.
+_PERSON_NAME, _THING_NAME = ("氏名", "name"), ("名称", "name")
+NAME_WITHIN: dict[str, tuple[str, str]] = {
+    **dict.fromkeys(("children", "recipient", "head", "members", "household_members"), _PERSON_NAME),
+    **dict.fromkeys(("municipality", "insurer", "credits", "deductions", "levies", "benefits"), _THING_NAME),
+    "medicines": ("薬剤名", "medicine"),
+    "results": ("検査項目", "test"),
+}
+
+
+def label(key: str, language: str, *, within: str = "") -> str:
+    """The key's name for a reader; ``within`` is the key of the record or list that holds it."""
+    known = (NAME_WITHIN.get(within) if key == "name" else None) or LABELS.get(key)
     if known:
         return known[1] if language == "en" else known[0]
     return key.replace("_", " ")
@@ -115,7 +126,10 @@ def build_node(value: Any, language: str, *, key: str = "", era: bool = False) -
     if isinstance(value, dict):
         return Node(
             kind="fields",
-            fields=[(label(k, language), build_node(v, language, key=k, era=era)) for k, v in value.items()],
+            fields=[
+                (label(k, language, within=key), build_node(v, language, key=k, era=era))
+                for k, v in value.items()
+            ],
         )
     if isinstance(value, list):
         if _is_table(value):
@@ -124,7 +138,7 @@ def build_node(value: Any, language: str, *, key: str = "", era: bool = False) -
                 keys.extend(k for k in row if k not in keys)
             return Node(
                 kind="table",
-                headers=[label(k, language) for k in keys],
+                headers=[label(k, language, within=key) for k in keys],
                 rows=[[format_scalar(k, row.get(k), language, era=era) for k in keys] for row in value],
             )
         return Node(kind="list", items=[build_node(v, language, key=key, era=era) for v in value])

@@ -12,7 +12,7 @@ from portal.history.models import ReleaseRecord
 from portal.identity.models import Resident
 from portal.myinfo.charts import axis_yen
 from portal.myinfo.models import CategoryEntry, EntryState
-from portal.myinfo.presentation import era_year, format_date, format_scalar, format_yen
+from portal.myinfo.presentation import build_node, era_year, format_date, format_scalar, format_yen, label
 from tests.helpers import login_with_card
 
 pytestmark = pytest.mark.django_db
@@ -107,6 +107,25 @@ def test_medical_expenses_chart_and_yen(client, hanako):
     body = client.get("/myinfo/medical_expenses/").content.decode()
     assert "<svg" in body and "医療費の推移（月別）" in body
     assert "41,200円" in body and "<script" not in body.split("<main", 1)[1].split("</main>", 1)[0]
+
+
+def test_a_name_is_labelled_by_the_record_that_holds_it():
+    data = {
+        "municipality": {"code": "231061", "name": "名古屋市中区"},
+        "members": [{"name": "鈴木 一郎", "relation": "本人"}],
+        "dispensings": [{"medicines": [{"name": "ロキソニン錠60mg", "amount": 1}]}],
+        "name": "something unknown",
+    }
+    node = build_node(data, "ja")
+    fields = dict(node.fields)
+    assert dict(fields["市区町村"].fields)["名称"].text == "名古屋市中区"
+    assert fields["世帯員"].headers[0] == "氏名"
+    (dispensing,) = fields[label("dispensings", "ja")].items
+    assert dict(dispensing.fields)["薬剤"].headers == ["薬剤名", "数量"]
+    assert "名称・氏名" in fields  # a name nothing says more about keeps the general label
+    english = dict(build_node(data, "en").fields)
+    (dispensing,) = english[label("dispensings", "en")].items
+    assert dispensing.fields[0][1].headers == ["medicine", "amount"]
 
 
 @pytest.mark.parametrize(
