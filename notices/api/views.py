@@ -25,6 +25,7 @@ from notices.api.serializers import (
 from notices.conf import conf
 from notices.models import Notice
 from portal.agencies.codes import agency_code
+from portal.core.bodies import declared_length_fits
 from portal.core.errors import PortalError
 
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
@@ -89,9 +90,7 @@ class NoticeCollection(AgencyAPIView):
         },
     )
     def post(self, request: HttpRequest) -> Response:
-        length = request.META.get("CONTENT_LENGTH") or "0"
-        # ASCII digits only: isdigit() also takes "²", which int() refuses (a 500).
-        if not (length.isascii() and length.isdigit()) or int(length) > conf("NOTICE_REQUEST_MAX_BYTES"):
+        if not declared_length_fits(request, conf("NOTICE_REQUEST_MAX_BYTES")):
             raise PortalError(
                 "request_too_large",
                 "送信データが大きすぎます。",

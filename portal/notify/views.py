@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal.core.bodies import declared_length_fits
 from portal.core.errors import PortalError
 from portal.core.ratelimit import rate_limit
 from portal.history.models import Channel
@@ -136,9 +137,7 @@ def _json_body(request: HttpRequest) -> bytes:
             400,
         )
     # Refuse by the declared length before reading: an oversized body is never read into memory.
-    declared = request.META.get("CONTENT_LENGTH") or "0"
-    # ASCII digits only: isdigit() also takes "²", which int() refuses (a 500).
-    if not (declared.isascii() and declared.isdigit()) or int(declared) > services.MAX_SUBSCRIPTION_BYTES:
+    if not declared_length_fits(request, services.MAX_SUBSCRIPTION_BYTES):
         raise PortalError(
             "push_subscription_too_large",
             "通知の登録データが大きすぎます。",
